@@ -1,0 +1,74 @@
+"""Shared API pieces: the {code, message, data} envelope, strict fields, 400 on bad input."""
+from __future__ import annotations
+
+from typing import Any
+
+import flask_smorest
+from marshmallow import Schema, ValidationError, fields
+from webargs.flaskparser import FlaskParser
+
+
+class StrictParser(FlaskParser):
+    """Invalid input is a 400 (DESIGN §3), not webargs' default 422."""
+
+    DEFAULT_VALIDATION_STATUS = 400
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = StrictParser()
+
+
+class StrictInt(fields.Integer):
+    """An integer in the JSON: "2" is not 2, true is not 1, 2.5 is refused."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError("must be a whole number (a JSON integer, not a string or bool)")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictSchema(Schema):
+    """Refuses unknown fields and says which ones it accepts."""
+
+    def handle_error(self, error: ValidationError, data: Any, *, many: bool, **kwargs):
+        accepted = ", ".join(sorted(self.load_fields))
+        messages = error.messages if isinstance(error.messages, dict) else {}
+        for name, problems in messages.items():
+            if problems == ["Unknown field."]:
+                messages[name] = [f"unknown field; accepted fields are: {accepted}"]
+        raise error
+
+
+class PaginationSchema(Schema):
+    page = fields.Integer()
+    page_size = fields.Integer()
+    total = fields.Integer()
+    total_pages = fields.Integer()
+
+
+class ErrorSchema(Schema):
+    code = fields.Integer(metadata={"description": "non-zero: the HTTP status"})
+    message = fields.String()
+    data = fields.Raw(allow_none=True)
+    errors = fields.Dict(metadata={"description": "per-field messages for invalid input"})
+
+
+_ENVELOPES: dict[str, type[Schema]] = {}
+
+
+def envelope(data: fields.Field | type[Schema] | None, name: str) -> type[Schema]:
+    """A response schema {code, message, data} whose data is `data` (a field or a schema)."""
+    if name not in _ENVELOPES:
+        if isinstance(data, type) and issubclass(data, Schema):
+            data = fields.Nested(data)
+        attrs = {"code": fields.Integer(metadata={"description": "0 on success"}),
+                 "message": fields.String(), "data": data or fields.Raw(allow_none=True)}
+        _ENVELOPES[name] = Schema.from_dict(attrs, name=name)
+    return _ENVELOPES[name]
+
+
+def ok(data: Any = None, message: str = "success") -> dict[str, Any]:
+    return {"code": 0, "message": message, "data": data}

@@ -1,0 +1,105 @@
+"""Routes of the training-job API; each is a few lines over the job services."""
+from __future__ import annotations
+
+from flask import current_app, g
+
+from app.api.base import Blueprint, envelope, ok
+from app.api.jobs import schemas as s
+from app.api.security import require_user
+from app.domain.status import parse_status
+from app.services import job_queries, jobs
+
+blp = Blueprint("training_jobs", __name__, url_prefix="/api/v1/training/jobs",
+                description="Submit, list, inspect and stop training jobs")
+blp.before_request(require_user)
+_AUTH = [{"bearerAuth": []}]
+
+
+def _runtime():
+    return current_app.extensions["trainq"]
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(s.JobCreateSchema)
+@blp.response(201, envelope(s.JobDetailSchema, "JobCreatedEnvelope"))
+@blp.doc(security=_AUTH)
+def create_job(body):
+    """Submit a training job; it is queued on its pool's queue for its priority."""
+    job = jobs.submit_job(_runtime(), body, g.user.id)
+    return ok(_detail(job.id), "training job created")
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(s.JobListArgsSchema, location="query")
+@blp.response(200, envelope(s.JobPageSchema, "JobPageEnvelope"))
+@blp.doc(security=_AUTH)
+def list_jobs(args):
+    """List jobs, newest first, filtered by status and workspace."""
+    status = parse_status(args["status"]) if "status" in args else None
+    with _runtime().db.read() as session:
+        page = job_queries.list_jobs(session, page=args["page"], page_size=args["page_size"],
+                                     status=status, workspace_id=args.get("workspace_id"))
+    pagination = {"page": page.page, "page_size": page.page_size, "total": page.total,
+                  "total_pages": page.total_pages}
+    return ok({"items": page.items, "pagination": pagination})
+
+
+@blp.route("/<job_id>", methods=["GET"])
+@blp.response(200, envelope(s.JobDetailSchema, "JobDetailEnvelope"))
+@blp.doc(security=_AUTH)
+def get_job(job_id):
+    """Full detail: attempt, pool, queue, timeline, attempts and latest metrics."""
+    return ok(_detail(job_id))
+
+
+@blp.route("/<job_id>/stop", methods=["POST"])
+@blp.response(200, envelope(s.StopResultSchema, "StopEnvelope"))
+@blp.doc(security=_AUTH)
+def stop_job(job_id):
+    """Queued: cancelled at once. Training: its process group is stopped, then cancelled."""
+    job, message = jobs.stop_job(_runtime(), job_id)
+    return ok({"id": job.id, "status": job.status}, message)
+
+
+@blp.route("/<job_id>", methods=["DELETE"])
+@blp.response(204)
+@blp.doc(security=_AUTH)
+def delete_job(job_id):
+    """Delete a finished job with its logs and metrics; a live job must be stopped first."""
+    jobs.delete_job(_runtime(), job_id)
+    return "", 204
+
+
+@blp.route("/<job_id>/logs", methods=["GET"])
+@blp.arguments(s.LogArgsSchema, location="query")
+@blp.response(200, envelope(s.LogsSchema, "LogsEnvelope"))
+@blp.doc(security=_AUTH)
+def get_logs(args, job_id):
+    """The last `lines` lines the job printed (stdout and stderr), oldest first."""
+    with _runtime().db.read() as session:
+        rows = job_queries.job_log_lines(session, job_id, args["lines"])
+    entries = [{"attempt": r.attempt, "seq": r.seq, "stream": r.stream, "line": r.line,
+                "at": r.at} for r in rows]
+    return ok({"logs": [r.line for r in rows], "entries": entries})
+
+
+@blp.route("/<job_id>/metrics", methods=["GET"])
+@blp.response(200, envelope(s.MetricsSchema, "MetricsEnvelope"))
+@blp.doc(security=_AUTH)
+def get_metrics(job_id):
+    """Per-epoch metrics in order (attempt, then epoch)."""
+    with _runtime().db.read() as session:
+        metrics = job_queries.job_metrics(session, job_id)
+    return ok({"metrics": metrics})
+
+
+def _detail(job_id: str) -> dict:
+    """The job's columns plus its timeline, attempts and latest metrics, loaded in one session."""
+    with _runtime().db.read() as session:
+        job = job_queries.get_job(session, job_id)
+        detail = {column.key: getattr(job, column.key) for column in job.__table__.columns}
+        detail.update(transitions=list(job.transitions), attempts=list(job.attempts),
+                      latest_metrics=job_queries.latest_metric(session, job))
+    detail["timeline"] = {"created": job.created_at, "started": job.started_at,
+                          "finished": job.finished_at, "stop_requested": job.stop_requested_at}
+    return detail

@@ -1,0 +1,172 @@
+"""Request and response bodies of the training-job API."""
+from __future__ import annotations
+
+import re
+
+from marshmallow import ValidationError, fields, validate, validates
+
+from app.api.base import PaginationSchema, StrictInt, StrictSchema
+from app.domain.status import parse_status
+from config.queues import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+RESERVED_ENV = ("TRAINQ_", "CUDA_VISIBLE_DEVICES")
+MAX_ID = 2**53 - 1  # largest integer a JavaScript front-end reads exactly
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("must not be blank")
+
+
+class JobCreateSchema(StrictSchema):
+    name = fields.String(required=True, validate=[validate.Length(1, 200), _not_blank])
+    description = fields.String(allow_none=True, validate=validate.Length(max=4000))
+    workspace_id = StrictInt(allow_none=True, validate=validate.Range(1, MAX_ID))
+    framework = fields.String(required=True, validate=validate.OneOf(
+        ["pytorch", "tensorflow"], error="must be one of: pytorch, tensorflow"))
+    script_path = fields.String(required=True, validate=validate.Length(1, 1024))
+    dataset_id = StrictInt(allow_none=True, validate=validate.Range(1, MAX_ID))
+    cpu = StrictInt(required=True, validate=validate.Range(1, 1024, error="must be 1 to 1024 cores"))
+    memory = StrictInt(required=True, validate=validate.Range(
+        1, 2**50, error="must be a number of bytes greater than 0 (e.g. 8589934592 for 8 GiB)"))
+    gpu = StrictInt(required=True, validate=validate.Range(0, 1024, error="must be 0 or more"))
+    priority = StrictInt(load_default=DEFAULT_PRIORITY, validate=validate.Range(
+        MIN_PRIORITY, MAX_PRIORITY, error="must be 0 to 10 (10 runs first)"))
+    args = fields.List(fields.String(validate=validate.Length(max=4096)),
+                       load_default=list, validate=validate.Length(max=256))
+    envs = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.Length(max=8192)),
+                       load_default=dict, validate=validate.Length(max=128))
+    pool = fields.String(allow_none=True, validate=validate.Length(1, 32))
+    max_running_time_ms = StrictInt(allow_none=True, validate=validate.Range(
+        1000, 366 * 24 * 3600 * 1000, error="must be 1000 ms to 366 days"))
+    notify_url = fields.URL(allow_none=True, schemes={"http", "https"}, require_tld=False,
+                            validate=validate.Length(max=2048))
+    external_id = fields.String(allow_none=True, validate=validate.Length(1, 200))
+
+    @validates("envs")
+    def _check_envs(self, envs: dict, **_kwargs) -> None:
+        for name in envs:
+            if not _ENV_NAME.match(name):
+                raise ValidationError(f"{name!r} is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)")
+            if name.startswith(RESERVED_ENV):
+                raise ValidationError(f"{name!r} is set by trainq and cannot be overridden")
+
+
+class JobListArgsSchema(StrictSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    status = fields.String(metadata={"description": "queued, training, completed, failed, "
+                                                    "cancelled; also pending, running"})
+    workspace_id = fields.Integer(validate=validate.Range(1, MAX_ID))
+
+    @validates("status")
+    def _check_status(self, value: str, **_kwargs) -> None:
+        try:
+            parse_status(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class LogArgsSchema(StrictSchema):
+    lines = fields.Integer(load_default=100, validate=validate.Range(1, 10_000))
+
+
+class JobSummarySchema(StrictSchema):
+    job_id = fields.String(attribute="id")
+    name = fields.String()
+    status = fields.String()
+    framework = fields.String()
+    workspace_id = fields.Integer(allow_none=True)
+    cpu = fields.Integer()
+    memory = fields.Integer()
+    gpu = fields.Integer()
+    priority = fields.Integer()
+    pool = fields.String()
+    queue = fields.String()
+    attempt = fields.Integer()
+    external_id = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+
+
+class TransitionSchema(StrictSchema):
+    attempt = fields.Integer()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    message = fields.String(allow_none=True)
+    at = fields.DateTime()
+
+
+class AttemptSchema(StrictSchema):
+    number = fields.Integer()
+    worker = fields.String(allow_none=True)
+    gpus = fields.String(allow_none=True)
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    exit_code = fields.Integer(allow_none=True)
+    failure_class = fields.String(allow_none=True)
+
+
+class MetricSchema(StrictSchema):
+    attempt = fields.Integer()
+    epoch = fields.Integer()
+    total_epochs = fields.Integer(allow_none=True)
+    loss = fields.Float(allow_none=True)
+    accuracy = fields.Float(allow_none=True)
+    val_loss = fields.Float(allow_none=True)
+    val_accuracy = fields.Float(allow_none=True)
+    f1_score = fields.Float(allow_none=True)
+    extra = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
+    reported_at = fields.DateTime()
+
+
+class TimelineSchema(StrictSchema):
+    created = fields.DateTime()
+    started = fields.DateTime(allow_none=True)
+    finished = fields.DateTime(allow_none=True)
+    stop_requested = fields.DateTime(allow_none=True)
+
+
+class JobDetailSchema(JobSummarySchema):
+    description = fields.String(allow_none=True)
+    script_path = fields.String()
+    dataset_id = fields.Integer(allow_none=True)
+    args = fields.List(fields.String())
+    envs = fields.Dict(keys=fields.String(), values=fields.String())
+    max_running_time_ms = fields.Integer(allow_none=True)
+    notify_url = fields.String(allow_none=True)
+    failure_message = fields.String(allow_none=True)
+    timeline = fields.Nested(TimelineSchema)
+    transitions = fields.List(fields.Nested(TransitionSchema))
+    attempts = fields.List(fields.Nested(AttemptSchema))
+    latest_metrics = fields.Nested(MetricSchema, allow_none=True)
+
+
+class JobPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(JobSummarySchema))
+    pagination = fields.Nested(PaginationSchema)
+
+
+class LogEntrySchema(StrictSchema):
+    attempt = fields.Integer()
+    seq = fields.Integer()
+    stream = fields.String(metadata={"description": "stdout or stderr"})
+    line = fields.String()
+    at = fields.DateTime()
+
+
+class LogsSchema(StrictSchema):
+    logs = fields.List(fields.String())
+    entries = fields.List(fields.Nested(LogEntrySchema), metadata={
+        "description": "the same lines with attempt, sequence number, stream and time"})
+
+
+class MetricsSchema(StrictSchema):
+    metrics = fields.List(fields.Nested(MetricSchema))
+
+
+class StopResultSchema(StrictSchema):
+    job_id = fields.String(attribute="id")
+    status = fields.String()

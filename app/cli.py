@@ -1,0 +1,160 @@
+"""The `trainq` command: serve the API, run workers, the consumer, Flower, and admin tasks."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+
+from config.settings import Settings, SettingsError
+
+
+def cmd_db_upgrade(args, settings: Settings) -> int:
+    from app import schema
+    from app.runtime import Runtime
+    from app.services.auth import ensure_admin
+
+    runtime = Runtime(settings)
+    schema.upgrade(runtime.db)
+    with runtime.db.write() as session:
+        created = ensure_admin(session, settings.admin_username, settings.admin_password)
+    print(f"database at {_safe_url(settings.database_url)} is up to date"
+          + (f"; created admin user {settings.admin_username!r}" if created else ""))
+    return 0
+
+
+def cmd_api(args, settings: Settings) -> int:
+    argv = [sys.executable, "-m", "gunicorn", "--bind", f"{settings.api_host}:{settings.api_port}",
+            "--workers", str(args.workers or settings.api_workers), "--timeout", "60",
+            "--graceful-timeout", "10", "--access-logfile", "-", "app:create_app()"]
+    os.execv(sys.executable, argv)
+
+
+def cmd_worker(args, settings: Settings) -> int:
+    from config.queues import pool_queues
+    from workers.slot import Slot, parse_cpus, parse_gpus
+
+    pool = settings.pool(args.pool)
+    if pool is None:
+        raise SettingsError(f"unknown pool {args.pool!r}; TRAINQ_POOLS declares: "
+                            + ", ".join(p.name for p in settings.pools))
+    gpus = parse_gpus(args.gpus)
+    if len(gpus) != pool.gpus:
+        raise SettingsError(f"pool {pool.name!r} slots have {pool.gpus} GPUs; --gpus gave "
+                            f"{len(gpus)} ({args.gpus!r})")
+    name = args.name or (f"{pool.name}-gpu{'_'.join(gpus)}" if gpus else pool.name)
+    slot = Slot(pool.name, gpus, parse_cpus(args.cpus) if args.cpus else None, name)
+    os.environ.update(slot.env())
+    argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
+            "-n", f"{name}@%h", "-Q", ",".join(pool_queues(pool.name)), "-P", "prefork",
+            "-c", "1", "--prefetch-multiplier", "1", "-O", "fair", "-E", "--without-gossip",
+            "-l", args.loglevel or settings.log_level]
+    os.execv(sys.executable, argv)
+
+
+def cmd_consumer(args, settings: Settings) -> int:
+    from app.consumer.service import run_consumer_service
+
+    return run_consumer_service(settings)
+
+
+def cmd_flower(args, settings: Settings) -> int:
+    from workers.flower import run_flower
+
+    if not settings.flower_password:
+        raise SettingsError("Flower needs a password: set TRAINQ_FLOWER_PASSWORD "
+                            "(or TRAINQ_ADMIN_PASSWORD, which it uses by default)")
+    run_flower(settings)
+    return 0
+
+
+def cmd_users_create(args, settings: Settings) -> int:
+    from app.runtime import Runtime
+    from app.services.auth import create_user
+
+    password = _read_password(args.password_file)
+    with Runtime(settings).db.write() as session:
+        create_user(session, args.username, password, is_admin=args.admin)
+    print(f"created user {args.username!r}" + (" (admin)" if args.admin else ""))
+    return 0
+
+
+def cmd_up(args, settings: Settings) -> int:
+    from app.supervisor import run_local_stack
+
+    return run_local_stack(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trainq", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="create or upgrade the schema; create the admin user"
+                  ).set_defaults(func=cmd_db_upgrade)
+    api = sub.add_parser("api", help="serve the HTTP API with gunicorn")
+    api.add_argument("--workers", type=int, help="gunicorn worker processes")
+    api.set_defaults(func=cmd_api)
+    worker = sub.add_parser("worker", help="run one worker slot pinned to GPUs")
+    worker.add_argument("--pool", required=True, help="pool name from TRAINQ_POOLS")
+    worker.add_argument("--gpus", default="", help="GPU ids of this slot, e.g. 0,1 (empty: none)")
+    worker.add_argument("--cpus", default="", help="CPU set for the scripts, e.g. 0-7")
+    worker.add_argument("--name", help="node name (default: pool and GPU ids)")
+    worker.add_argument("--loglevel", help="Celery log level")
+    worker.set_defaults(func=cmd_worker)
+    sub.add_parser("consumer", help="apply worker events and deliver webhooks"
+                   ).set_defaults(func=cmd_consumer)
+    sub.add_parser("flower", help="Flower on the trainq Celery app").set_defaults(func=cmd_flower)
+    users = sub.add_parser("users", help="manage API users").add_subparsers(
+        dest="users_command", required=True)
+    create = users.add_parser("create", help="add a user")
+    create.add_argument("username")
+    create.add_argument("--password-file", help="read the password from this file (- = stdin)")
+    create.add_argument("--admin", action="store_true", help="make the user an administrator")
+    create.set_defaults(func=cmd_users_create)
+    sub.add_parser("up", help="run API, a cpu worker, consumer and Flower in the foreground"
+                   ).set_defaults(func=cmd_up)
+    return parser
+
+
+def subcommand_names() -> set[str]:
+    """Top-level subcommands (the compose test checks every service runs one of them)."""
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return set(action.choices)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args, Settings.from_env()) or 0
+    except SettingsError as exc:
+        print(f"trainq: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a CLI prints one line, not a traceback
+        from app.errors import DomainError
+        if isinstance(exc, DomainError):
+            detail = f" {exc.errors}" if exc.errors else ""
+            print(f"trainq: {exc.message}{detail}", file=sys.stderr)
+            return 1
+        raise
+
+
+def _read_password(path: str | None) -> str:
+    if path == "-":
+        return sys.stdin.readline().rstrip("\n")
+    if path:
+        return Path(path).read_text().strip()
+    return getpass.getpass("password: ")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    sys.exit(main())

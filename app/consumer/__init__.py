@@ -1,0 +1,1 @@
+"""The result consumer: worker events from the Redis Stream into the database."""

@@ -1,0 +1,73 @@
+"""Consumer-group reads of the events stream: own pending entries first, then new ones."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis as redis_lib
+
+from config.keys import CONSUMER_GROUP, EVENTS_STREAM
+
+Entry = tuple[str, dict[str, Any]]
+
+
+def stream_client(url: str) -> redis_lib.Redis:
+    # redis-py 8 defaults to a 5 s socket timeout with retries, which breaks XREADGROUP BLOCK;
+    # keep the timeout well above the block time instead.
+    return redis_lib.Redis.from_url(url, socket_timeout=60, socket_connect_timeout=5,
+                                    decode_responses=True)
+
+
+class EventStream:
+    def __init__(self, redis, consumer: str, block_ms: int = 1000, count: int = 200):
+        self.redis, self.consumer = redis, consumer
+        self.block_ms, self.count = block_ms, count
+        self._drained_own = False
+
+    def ensure_group(self) -> None:
+        try:
+            self.redis.xgroup_create(EVENTS_STREAM, CONSUMER_GROUP, id="0", mkstream=True)
+        except redis_lib.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def read(self) -> list[Entry]:
+        """Entries this consumer read before but never acknowledged come first (after a crash)."""
+        if not self._drained_own:
+            entries = self._read("0", block=None)
+            if entries:
+                return entries
+            self._drained_own = True
+        return self._read(">", block=self.block_ms)
+
+    def restart(self) -> None:
+        self._drained_own = False
+
+    def claim_abandoned(self, min_idle_ms: int) -> list[Entry]:
+        """Take over entries another consumer read and never acknowledged (it died)."""
+        _next, claimed, _deleted = self.redis.xautoclaim(
+            EVENTS_STREAM, CONSUMER_GROUP, self.consumer, min_idle_ms, "0-0", count=self.count)
+        return [_decode(entry_id, fields) for entry_id, fields in claimed if fields]
+
+    def ack(self, entry_ids: list[str]) -> None:
+        if entry_ids:
+            self.redis.xack(EVENTS_STREAM, CONSUMER_GROUP, *entry_ids)
+
+    def _read(self, start: str, block: int | None) -> list[Entry]:
+        reply = self.redis.xreadgroup(CONSUMER_GROUP, self.consumer, {EVENTS_STREAM: start},
+                                      count=self.count, block=block)
+        return [_decode(entry_id, fields) for entry_id, fields in _entries(reply) if fields]
+
+
+def _entries(reply) -> list:
+    if not reply:
+        return []
+    if isinstance(reply, dict):  # RESP3 answers a map of stream -> entries
+        return next(iter(reply.values()))[0] if reply else []
+    return reply[0][1]
+
+
+def _decode(entry_id: str, fields: dict[str, str]) -> Entry:
+    event = dict(fields)
+    event["data"] = json.loads(fields.get("data") or "{}")
+    return entry_id, event

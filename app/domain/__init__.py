@@ -1,0 +1,1 @@
+"""Domain rules that every part of the control plane shares."""

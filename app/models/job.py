@@ -1,0 +1,97 @@
+"""The job aggregate: the job row, its status timeline and its attempts."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, utcnow
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[Optional[str]] = mapped_column(Text)
+    workspace_id: Mapped[Optional[int]] = mapped_column(BigInteger, index=True)
+    framework: Mapped[str] = mapped_column(String(20))
+    script_path: Mapped[str] = mapped_column(String(1024))
+    args: Mapped[list[str]] = mapped_column(JSON, default=list)
+    envs: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    dataset_id: Mapped[Optional[int]] = mapped_column(BigInteger)
+    cpu: Mapped[int] = mapped_column(Integer)
+    memory: Mapped[int] = mapped_column(BigInteger)
+    gpu: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer)
+    pool: Mapped[str] = mapped_column(String(32))
+    queue: Mapped[str] = mapped_column(String(64))
+    max_running_time_ms: Mapped[Optional[int]] = mapped_column(BigInteger)
+    notify_url: Mapped[Optional[str]] = mapped_column(String(2048))
+    external_id: Mapped[Optional[str]] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    failure_message: Mapped[Optional[str]] = mapped_column(Text)
+    created_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    started_at: Mapped[Optional[datetime]]
+    finished_at: Mapped[Optional[datetime]]
+    stop_requested_at: Mapped[Optional[datetime]]
+    #: When the Celery message for the current attempt reached the broker; NULL = not yet.
+    published_at: Mapped[Optional[datetime]]
+
+    transitions: Mapped[list["JobTransition"]] = relationship(
+        back_populates="job", order_by="JobTransition.id", cascade="all, delete-orphan",
+        passive_deletes=True)
+    attempts: Mapped[list["JobAttempt"]] = relationship(
+        back_populates="job", order_by="JobAttempt.number", cascade="all, delete-orphan",
+        passive_deletes=True)
+
+    __table_args__ = (Index("ix_jobs_status_priority_created", "status", "priority", "created_at"),)
+
+    def task_spec(self) -> dict[str, Any]:
+        """What a worker needs to run the job; it never reads the database itself."""
+        return {"script_path": self.script_path, "args": list(self.args or []),
+                "envs": dict(self.envs or {}), "framework": self.framework,
+                "dataset_id": self.dataset_id, "max_running_time_ms": self.max_running_time_ms,
+                "cpu": self.cpu, "memory": self.memory, "gpu": self.gpu}
+
+
+class JobTransition(Base):
+    """One accepted status change: the job's timeline."""
+
+    __tablename__ = "job_transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    from_status: Mapped[Optional[str]] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[Optional[str]] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    job: Mapped[Job] = relationship(back_populates="transitions")
+
+
+class JobAttempt(Base):
+    """One run of a job on one worker slot."""
+
+    __tablename__ = "job_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[Optional[str]] = mapped_column(String(200))
+    gpus: Mapped[Optional[str]] = mapped_column(String(200))
+    pid: Mapped[Optional[int]] = mapped_column(Integer)
+    started_at: Mapped[Optional[datetime]]
+    finished_at: Mapped[Optional[datetime]]
+    exit_code: Mapped[Optional[int]] = mapped_column(Integer)
+    failure_class: Mapped[Optional[str]] = mapped_column(String(32))
+
+    job: Mapped[Job] = relationship(back_populates="attempts")
+
+    __table_args__ = (UniqueConstraint("job_id", "number", name="uq_job_attempts_job_number"),)

@@ -1,0 +1,52 @@
+"""What a running job reports: per-epoch metrics and its output lines."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, utcnow
+
+#: Metric names with their own column; they map onto the webhook's result fields.
+NAMED_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "f1_score")
+
+
+class JobMetric(Base):
+    """One epoch of one attempt; unique so a replayed event changes nothing."""
+
+    __tablename__ = "job_metrics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    epoch: Mapped[int] = mapped_column(Integer)
+    total_epochs: Mapped[Optional[int]] = mapped_column(Integer)
+    loss: Mapped[Optional[float]] = mapped_column(Float)
+    accuracy: Mapped[Optional[float]] = mapped_column(Float)
+    val_loss: Mapped[Optional[float]] = mapped_column(Float)
+    val_accuracy: Mapped[Optional[float]] = mapped_column(Float)
+    f1_score: Mapped[Optional[float]] = mapped_column(Float)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("job_id", "attempt", "epoch",
+                                       name="uq_job_metrics_job_attempt_epoch"),)
+
+
+class JobLogLine(Base):
+    """One line a job's script printed; `seq` numbers lines per attempt, so replays are no-ops."""
+
+    __tablename__ = "job_log_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    stream: Mapped[str] = mapped_column(String(8))
+    line: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("job_id", "attempt", "seq",
+                                       name="uq_job_log_lines_job_attempt_seq"),)

@@ -1,0 +1,1 @@
+"""Commands between the routes/consumer and the models: validate, then one transaction."""

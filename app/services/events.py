@@ -1,0 +1,92 @@
+"""Apply one worker event to the database, idempotently and through the state machine."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.domain.status import JobStatus
+from app.models import Job, JobAttempt, JobLogLine, JobMetric
+from app.models.telemetry import NAMED_METRICS
+from app.services.transitions import transition
+from app.webhooks.outbox import owe_result
+
+log = logging.getLogger(__name__)
+
+#: Outcomes a worker reports in its `finished` event, and the status each leads to.
+OUTCOME_STATUS = {"completed": JobStatus.COMPLETED, "failed": JobStatus.FAILED,
+                  "cancelled": JobStatus.CANCELLED}
+
+
+def apply_event(session: Session, event: dict[str, Any], notify_url: str) -> None:
+    """Dispatch by kind; events of an attempt that is no longer current change nothing."""
+    job = session.scalars(select(Job).where(Job.id == event["job_id"]).with_for_update()
+                          ).one_or_none()
+    if job is None or int(event["attempt"]) != job.attempt:
+        return  # deleted job, or a stale attempt (fencing)
+    handler = HANDLERS.get(event["kind"])
+    if handler is None:
+        log.warning("ignoring event of unknown kind %r", event["kind"])
+        return
+    handler(session, job, event["data"], _event_time(event), notify_url)
+
+
+def _started(session, job: Job, data, at: datetime, notify_url: str) -> None:
+    attempt = _attempt_row(session, job)
+    attempt.worker, attempt.gpus, attempt.pid = data.get("worker"), data.get("gpus"), data.get("pid")
+    attempt.started_at = attempt.started_at or at
+    transition(session, job, JobStatus.TRAINING, attempt=job.attempt, notify_url=notify_url, at=at)
+
+
+def _epoch(session, job: Job, data, at: datetime, notify_url: str) -> None:
+    epoch = int(data["epoch"])
+    exists = session.scalar(select(JobMetric.id).where(
+        JobMetric.job_id == job.id, JobMetric.attempt == job.attempt, JobMetric.epoch == epoch))
+    if exists is not None:
+        return  # replayed event
+    metric = JobMetric(job_id=job.id, attempt=job.attempt, epoch=epoch, reported_at=at,
+                       total_epochs=data.get("total_epochs"), extra=data.get("extra") or {},
+                       **{name: data.get(name) for name in NAMED_METRICS})
+    session.add(metric)
+    owe_result(session, job, metric, notify_url)
+
+
+def _log(session, job: Job, data, at: datetime, notify_url: str) -> None:
+    lines = data["lines"]
+    seqs = [line["seq"] for line in lines]
+    seen = set(session.scalars(select(JobLogLine.seq).where(
+        JobLogLine.job_id == job.id, JobLogLine.attempt == job.attempt,
+        JobLogLine.seq.between(min(seqs), max(seqs)))))
+    session.add_all(JobLogLine(job_id=job.id, attempt=job.attempt, seq=line["seq"],
+                               stream=line["stream"], line=line["line"], at=at)
+                    for line in lines if line["seq"] not in seen)
+
+
+def _finished(session, job: Job, data, at: datetime, notify_url: str) -> None:
+    attempt = _attempt_row(session, job)
+    attempt.finished_at = at
+    attempt.exit_code = data.get("exit_code")
+    attempt.failure_class = data.get("failure_class")
+    status = OUTCOME_STATUS[data["outcome"]]
+    transition(session, job, status, attempt=job.attempt, notify_url=notify_url,
+               message=data.get("message"), at=at)
+
+
+def _attempt_row(session, job: Job) -> JobAttempt:
+    row = session.scalars(select(JobAttempt).where(JobAttempt.job_id == job.id,
+                                                   JobAttempt.number == job.attempt)).first()
+    if row is None:
+        row = JobAttempt(job_id=job.id, number=job.attempt)
+        session.add(row)
+    return row
+
+
+def _event_time(event: dict[str, Any]) -> datetime:
+    return datetime.fromtimestamp(float(event["ts"]), tz=timezone.utc)
+
+
+HANDLERS: dict[str, Callable[..., None]] = {
+    "started": _started, "epoch": _epoch, "log": _log, "finished": _finished}

@@ -1,0 +1,62 @@
+"""Read side of jobs: list with filters and pages, detail, logs, metrics."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from app.errors import NotFound
+from app.models import Job, JobLogLine, JobMetric
+
+
+@dataclass
+class Page:
+    items: list
+    page: int
+    page_size: int
+    total: int
+
+    @property
+    def total_pages(self) -> int:
+        return math.ceil(self.total / self.page_size) if self.total else 0
+
+
+def list_jobs(session, *, page: int, page_size: int, status=None, workspace_id=None) -> Page:
+    query = select(Job)
+    if status is not None:
+        query = query.where(Job.status == status.value)
+    if workspace_id is not None:
+        query = query.where(Job.workspace_id == workspace_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc())
+                           .offset((page - 1) * page_size).limit(page_size)).all()
+    return Page(list(rows), page, page_size, total or 0)
+
+
+def get_job(session, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"no training job {job_id!r}; list jobs with GET /api/v1/training/jobs")
+    return job
+
+
+def latest_metric(session, job: Job) -> JobMetric | None:
+    return session.scalars(select(JobMetric).where(JobMetric.job_id == job.id)
+                           .order_by(JobMetric.attempt.desc(), JobMetric.epoch.desc())
+                           .limit(1)).first()
+
+
+def job_metrics(session, job_id: str) -> list[JobMetric]:
+    get_job(session, job_id)
+    return list(session.scalars(select(JobMetric).where(JobMetric.job_id == job_id)
+                                .order_by(JobMetric.attempt, JobMetric.epoch)))
+
+
+def job_log_lines(session, job_id: str, lines: int) -> list[JobLogLine]:
+    """The last `lines` lines of output, oldest first, across attempts."""
+    get_job(session, job_id)
+    newest = session.scalars(select(JobLogLine).where(JobLogLine.job_id == job_id)
+                             .order_by(JobLogLine.attempt.desc(), JobLogLine.seq.desc())
+                             .limit(lines)).all()
+    return list(reversed(newest))

@@ -1,0 +1,123 @@
+"""Job commands: submit, stop, delete. Each validates, then changes the database in one go."""
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import redis as redis_lib
+from sqlalchemy import select
+
+from app.domain.status import JobStatus
+from app.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
+from app.models import Job
+from app.models.base import utcnow
+from app.services.publishing import publish_attempt
+from app.services.scripts import ScriptPathError, relative_script
+from app.services.transitions import record_creation, transition
+from config.keys import cancel_key
+from config.pools import pool_for
+from config.queues import DEFAULT_PRIORITY, queue_name
+
+#: How long a stop request stays visible to workers; longer than any message waits in a queue.
+CANCEL_TTL_SECONDS = 60 * 24 * 3600
+
+
+def new_job_id() -> str:
+    return f"job-{secrets.token_hex(8)}"
+
+
+def submit_job(runtime, data: dict[str, Any], user_id: int | None) -> Job:
+    """Validate against this deployment, record the job as queued, then publish it."""
+    settings = runtime.settings
+    script, pool = _check_placement(settings, data)
+    _require_redis(runtime)
+    job = Job(id=new_job_id(), status=JobStatus.QUEUED.value, attempt=1, script_path=script,
+              pool=pool.name, created_by=user_id, created_at=utcnow(),
+              priority=data.get("priority", DEFAULT_PRIORITY), **_copied_fields(data))
+    job.queue = queue_name(pool.name, job.priority)
+    with runtime.db.write() as session:
+        session.add(job)
+        session.flush()
+        record_creation(session, job, settings.notify_url)
+    # Published after commit so a worker never sees a job the database does not have. If the
+    # broker fails right here, the job stays unpublished and the consumer's reconciler sends it.
+    publish_attempt(runtime, job)
+    return job
+
+
+def stop_job(runtime, job_id: str) -> tuple[Job, str]:
+    """Queued: cancelled now. Training: the worker is told to stop its process group."""
+    _require_redis(runtime)
+    with runtime.db.write() as session:
+        job = _locked_job(session, job_id)
+        status = JobStatus(job.status)
+        if status.is_terminal:
+            raise Conflict(f"job {job_id} is already {status.value}; there is nothing to stop")
+        runtime.redis.set(cancel_key(job_id), "1", ex=CANCEL_TTL_SECONDS)
+        job.stop_requested_at = utcnow()
+        if status is JobStatus.QUEUED:
+            transition(session, job, JobStatus.CANCELLED, attempt=job.attempt,
+                       notify_url=runtime.settings.notify_url,
+                       message="stopped by request before it started")
+            return job, "training job cancelled"
+        return job, "training job stopping; it becomes cancelled when its process has exited"
+
+
+def delete_job(runtime, job_id: str) -> None:
+    with runtime.db.write() as session:
+        job = _locked_job(session, job_id)
+        if not JobStatus(job.status).is_terminal:
+            raise Conflict(f"job {job_id} is {job.status}; stop it first "
+                           f"(POST /api/v1/training/jobs/{job_id}/stop), then delete it")
+        session.delete(job)
+
+
+def _check_placement(settings, data: dict[str, Any]):
+    errors: dict[str, list[str]] = {}
+    script = pool = None
+    try:
+        script = relative_script(settings.script_root, data["script_path"])
+    except ScriptPathError as exc:
+        errors["script_path"] = [str(exc)]
+    pool = pool_for(settings.pools, data["gpu"], data.get("pool"))
+    if pool is None:
+        errors.setdefault(*_pool_error(settings, data))
+    if errors:
+        raise InvalidInput(errors=errors)
+    return script, pool
+
+
+def _pool_error(settings, data) -> tuple[str, list[str]]:
+    largest = max(settings.pools, key=lambda p: p.gpus)
+    named = data.get("pool")
+    if named is not None and settings.pool(named) is None:
+        names = ", ".join(p.name for p in settings.pools)
+        return "pool", [f"unknown pool {named!r}; this deployment has: {names}"]
+    where = f"pool {named!r}" if named else f"any pool (the largest slot, {largest.name!r}, "
+    where += "" if named else f"offers {largest.gpus})"
+    return "gpu", [f"{data['gpu']} GPUs do not fit {where}; ask for fewer GPUs"]
+
+
+def _copied_fields(data: dict[str, Any]) -> dict[str, Any]:
+    names = ("name", "description", "workspace_id", "framework", "dataset_id", "cpu", "memory",
+             "gpu", "max_running_time_ms", "notify_url", "external_id")
+    fields = {name: data.get(name) for name in names}
+    fields["args"] = list(data.get("args") or [])
+    fields["envs"] = dict(data.get("envs") or {})
+    return fields
+
+
+def _require_redis(runtime) -> None:
+    try:
+        runtime.redis.ping()
+    except redis_lib.RedisError as exc:
+        raise ServiceUnavailable(
+            f"the job queue (Redis at {runtime.settings.redis_url}) is not answering ({exc}); "
+            "nothing was changed, try again when it is back") from None
+
+
+def _locked_job(session, job_id: str) -> Job:
+    job = session.scalars(select(Job).where(Job.id == job_id).with_for_update()).one_or_none()
+    if job is None:
+        raise NotFound(f"no training job {job_id!r}; list jobs with GET /api/v1/training/jobs")
+    return job

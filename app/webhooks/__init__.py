@@ -1,0 +1,1 @@
+"""Notification webhooks to the business system: payloads, the outbox, and the dispatcher."""

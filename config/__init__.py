@@ -1,0 +1,1 @@
+"""trainq configuration: settings from TRAINQ_* environment variables, pools, queues, Celery."""

@@ -1,0 +1,69 @@
+"""Celery settings, identical in every process (API, workers, Flower): see research notes on
+visibility timeouts — the shortest timeout among all broker clients wins."""
+from __future__ import annotations
+
+from typing import Any
+
+from kombu import Exchange, Queue
+
+from config.queues import all_queues
+from config.settings import Settings
+
+#: Extra time beyond the longest allowed job before Redis re-delivers an unacknowledged message.
+VISIBILITY_MARGIN_SECONDS = 24 * 3600
+#: Queue for short control-plane tasks; no training worker listens to it.
+CONTROL_QUEUE = "trainq.control"
+
+
+def visibility_timeout(settings: Settings) -> int:
+    return settings.max_job_seconds + VISIBILITY_MARGIN_SECONDS
+
+
+def broker_transport_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "visibility_timeout": visibility_timeout(settings),
+        "queue_order_strategy": "priority",  # honour -Q order: highest priority queue first
+        "socket_timeout": 30,  # a publish on a half-open socket must not block forever
+        "socket_connect_timeout": max(1, int(settings.publish_timeout_seconds)),
+        "socket_keepalive": True,
+        "health_check_interval": 25,
+        "retry_on_timeout": False,
+    }
+
+
+def declared_queues(settings: Settings) -> list[Queue]:
+    names = all_queues(settings.pools) + [CONTROL_QUEUE]
+    return [Queue(n, Exchange(n, type="direct"), routing_key=n) for n in names]
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "broker_url": settings.redis_url,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": settings.publish_timeout_seconds,
+        "broker_pool_acquire_timeout": settings.publish_timeout_seconds,
+        "broker_transport_options": broker_transport_options(settings),
+        "result_backend": None,  # the database is the record of every job, not Celery
+        "task_ignore_result": True,
+        # Long jobs: ack when done, never hold a second message, one job per slot.
+        "task_acks_late": True,
+        "task_acks_on_failure": True,
+        "task_acks_on_timeout": True,
+        "task_reject_on_worker_lost": False,  # would loop forever on a job that kills its worker
+        "worker_cancel_long_running_tasks_on_connection_loss": False,  # claims fence duplicates
+        "worker_prefetch_multiplier": 1,
+        "worker_disable_prefetch": True,
+        "worker_concurrency": 1,
+        "worker_max_tasks_per_child": 1,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "task_queues": declared_queues(settings),
+        "task_default_queue": CONTROL_QUEUE,
+        "task_create_missing_queues": False,
+        "task_default_priority": None,  # priority is the queue, never a message priority
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
+        "enable_utc": True,
+    }

@@ -1,0 +1,26 @@
+"""Every Redis key and stream name trainq uses, in one place."""
+from __future__ import annotations
+
+#: The stream workers append events to and the result consumer reads.
+EVENTS_STREAM = "trainq:events"
+#: The consumer group of the result consumers.
+CONSUMER_GROUP = "trainq-consumers"
+#: Approximate cap of the events stream; acknowledged entries beyond it are trimmed.
+EVENTS_MAXLEN = 1_000_000
+#: Prefix of the line a training script prints to report metrics.
+METRIC_LINE_PREFIX = "##trainq "
+
+
+def cancel_key(job_id: str) -> str:
+    """Set by the API when a job is stopped; a worker never starts or keeps running it."""
+    return f"trainq:cancel:{job_id}"
+
+
+def claim_key(job_id: str, attempt: int) -> str:
+    """Taken once per attempt (SET NX); a second delivery of the attempt finds it and is dropped."""
+    return f"trainq:claim:{job_id}:{attempt}"
+
+
+def lease_key(job_id: str, attempt: int) -> str:
+    """Kept alive by the running worker's heartbeats; expires when the worker is gone."""
+    return f"trainq:lease:{job_id}:{attempt}"

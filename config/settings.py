@@ -1,0 +1,152 @@
+"""Settings read from TRAINQ_* environment variables into one frozen object; nothing connects."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Mapping
+
+from config.pools import Pool, parse_pools
+
+#: Every environment variable trainq reads, with its default. The docker-compose test checks
+#: that the compose file names only these.
+DEFAULTS: dict[str, str] = {
+    "TRAINQ_DATABASE_URL": "",  # empty: SQLite under TRAINQ_VAR_DIR
+    "TRAINQ_REDIS_URL": "redis://127.0.0.1:6379/0",
+    "TRAINQ_API_HOST": "127.0.0.1",
+    "TRAINQ_API_PORT": "8000",
+    "TRAINQ_API_WORKERS": "2",
+    "TRAINQ_FLOWER_HOST": "127.0.0.1",
+    "TRAINQ_FLOWER_PORT": "5555",
+    "TRAINQ_FLOWER_USERNAME": "",  # empty: the admin user's name
+    "TRAINQ_FLOWER_PASSWORD": "",  # empty: the admin password
+    "TRAINQ_VAR_DIR": "./var",
+    "TRAINQ_SCRIPT_ROOT": "./scripts/examples",
+    "TRAINQ_WORK_DIR": "",  # empty: <var>/jobs; holds checkpoints and outputs per job
+    "TRAINQ_DATASET_ROOT": "",  # empty: <var>/datasets; TRAINQ_DATASET_DIR = <root>/<dataset_id>
+    "TRAINQ_NOTIFY_URL": "",
+    "TRAINQ_POOLS": "cpu=0,gpu=1",
+    "TRAINQ_ADMIN_USERNAME": "admin",
+    "TRAINQ_ADMIN_PASSWORD": "",
+    "TRAINQ_SECRET_KEY": "",
+    "TRAINQ_TOKEN_TTL_SECONDS": "3600",
+    "TRAINQ_STOP_GRACE_SECONDS": "30",
+    "TRAINQ_MAX_JOB_SECONDS": str(7 * 24 * 3600),
+    "TRAINQ_HEARTBEAT_SECONDS": "5",
+    "TRAINQ_LEASE_SECONDS": "30",
+    "TRAINQ_WEBHOOK_TIMEOUT_SECONDS": "10",
+    "TRAINQ_WEBHOOK_MAX_AGE_SECONDS": str(24 * 3600),
+    "TRAINQ_WEBHOOK_CONCURRENCY": "8",
+    "TRAINQ_WEBHOOK_SECRET": "",  # set: deliveries carry a Standard Webhooks HMAC signature
+    "TRAINQ_PUBLISH_TIMEOUT_SECONDS": "3",
+    "TRAINQ_LOG_LEVEL": "INFO",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, as plain values. Build with `Settings.from_env()`."""
+
+    database_url: str
+    redis_url: str
+    api_host: str
+    api_port: int
+    api_workers: int
+    flower_host: str
+    flower_port: int
+    flower_username: str
+    flower_password: str
+    var_dir: Path
+    script_root: Path
+    work_dir: Path
+    dataset_root: Path
+    notify_url: str
+    pools: tuple[Pool, ...]
+    admin_username: str
+    admin_password: str
+    secret_key: str
+    token_ttl_seconds: int
+    stop_grace_seconds: float
+    max_job_seconds: int
+    heartbeat_seconds: float
+    lease_seconds: float
+    webhook_timeout_seconds: float
+    webhook_max_age_seconds: float
+    webhook_concurrency: int
+    webhook_secret: str
+    publish_timeout_seconds: float
+    log_level: str
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = {**DEFAULTS, **{k: v for k, v in (environ or os.environ).items() if k in DEFAULTS}}
+        var_dir = Path(env["TRAINQ_VAR_DIR"]).resolve()
+        return cls(
+            database_url=env["TRAINQ_DATABASE_URL"] or f"sqlite:///{var_dir / 'trainq.db'}",
+            redis_url=env["TRAINQ_REDIS_URL"],
+            api_host=env["TRAINQ_API_HOST"],
+            api_port=_int(env, "TRAINQ_API_PORT"),
+            api_workers=_int(env, "TRAINQ_API_WORKERS"),
+            flower_host=env["TRAINQ_FLOWER_HOST"],
+            flower_port=_int(env, "TRAINQ_FLOWER_PORT"),
+            flower_username=env["TRAINQ_FLOWER_USERNAME"] or env["TRAINQ_ADMIN_USERNAME"],
+            flower_password=env["TRAINQ_FLOWER_PASSWORD"] or env["TRAINQ_ADMIN_PASSWORD"],
+            var_dir=var_dir,
+            script_root=Path(env["TRAINQ_SCRIPT_ROOT"]).resolve(),
+            work_dir=Path(env["TRAINQ_WORK_DIR"] or var_dir / "jobs").resolve(),
+            dataset_root=Path(env["TRAINQ_DATASET_ROOT"] or var_dir / "datasets").resolve(),
+            notify_url=env["TRAINQ_NOTIFY_URL"].rstrip("/"),
+            pools=parse_pools(env["TRAINQ_POOLS"]),
+            admin_username=env["TRAINQ_ADMIN_USERNAME"],
+            admin_password=env["TRAINQ_ADMIN_PASSWORD"],
+            secret_key=env["TRAINQ_SECRET_KEY"],
+            token_ttl_seconds=_int(env, "TRAINQ_TOKEN_TTL_SECONDS"),
+            stop_grace_seconds=_float(env, "TRAINQ_STOP_GRACE_SECONDS"),
+            max_job_seconds=_int(env, "TRAINQ_MAX_JOB_SECONDS"),
+            heartbeat_seconds=_float(env, "TRAINQ_HEARTBEAT_SECONDS"),
+            lease_seconds=_float(env, "TRAINQ_LEASE_SECONDS"),
+            webhook_timeout_seconds=_float(env, "TRAINQ_WEBHOOK_TIMEOUT_SECONDS"),
+            webhook_max_age_seconds=_float(env, "TRAINQ_WEBHOOK_MAX_AGE_SECONDS"),
+            webhook_concurrency=_int(env, "TRAINQ_WEBHOOK_CONCURRENCY"),
+            webhook_secret=env["TRAINQ_WEBHOOK_SECRET"],
+            publish_timeout_seconds=_float(env, "TRAINQ_PUBLISH_TIMEOUT_SECONDS"),
+            log_level=env["TRAINQ_LOG_LEVEL"].upper(),
+        )
+
+    def with_changes(self, **changes) -> "Settings":
+        """A copy with some values replaced (tests and the CLI use this)."""
+        return replace(self, **changes)
+
+    def pool(self, name: str) -> Pool | None:
+        return next((p for p in self.pools if p.name == name), None)
+
+    @property
+    def largest_slot_gpus(self) -> int:
+        return max(p.gpus for p in self.pools)
+
+
+def setting_names() -> list[str]:
+    """The names of all environment variables trainq reads."""
+    return sorted(DEFAULTS)
+
+
+def _int(env: Mapping[str, str], name: str) -> int:
+    try:
+        return int(env[name])
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {env[name]!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str) -> float:
+    try:
+        return float(env[name])
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {env[name]!r}") from None
+
+
+class SettingsError(ValueError):
+    """A setting has a value trainq cannot use; the message names the variable."""
+
+
+__all__ = ["Settings", "SettingsError", "DEFAULTS", "setting_names", "fields"]

@@ -1,0 +1,65 @@
+"""A real HTTP server that plays the business system receiving trainq's webhooks."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class WebhookReceiver:
+    """Records every request; `fail_with` makes it answer an error status instead."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.fail_with: int | None = None
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> "WebhookReceiver":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+    def for_task(self, task_id: str) -> list[dict]:
+        with self.lock:
+            return [r for r in self.requests if r["body"].get("trainTaskId") == task_id]
+
+    def wait_for(self, task_id: str, predicate, timeout: float = 30) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.for_task(task_id)
+            if predicate(got):
+                return got
+            time.sleep(0.05)
+        raise AssertionError(f"webhooks for {task_id} never satisfied the wait; got {got}")
+
+    def _handler(self):
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                record = {"path": self.path, "headers": dict(self.headers),
+                          "body": json.loads(body or b"{}"), "raw": body}
+                status = receiver.fail_with
+                if status is None:
+                    with receiver.lock:
+                        receiver.requests.append(record)
+                answer = json.dumps({"success": status is None, "code": 0, "msg": "", "data": ""})
+                self.send_response(status or 200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(answer.encode())
+
+            def log_message(self, *args):
+                pass
+
+        return Handler

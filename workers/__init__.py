@@ -1,0 +1,1 @@
+"""trainq workers: GPU-pinned Celery slots that run training scripts and stream their events."""
