@@ -31,7 +31,7 @@ RUN if [ -n "$TORCH_INDEX_URL" ]; then \
 
 # The project itself (non-editable, so the installed package, with its Alembic migrations as
 # package data, is what runs; the source tree is not kept in the image).
-COPY setup.cfg README.md* /tmp/trainq-src/
+COPY setup.cfg pyproject.toml README.md /tmp/trainq-src/
 COPY app /tmp/trainq-src/app
 COPY config /tmp/trainq-src/config
 COPY workers /tmp/trainq-src/workers

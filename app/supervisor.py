@@ -9,6 +9,7 @@ import time
 
 from app.local import local_secrets_env
 from config.settings import Settings
+from workers.process import set_parent_death_signal
 
 STOP_TIMEOUT_SECONDS = 15
 
@@ -26,7 +27,8 @@ def run_local_stack(settings: Settings) -> int:
     env = {**os.environ, **extra, "TRAINQ_VAR_DIR": str(settings.var_dir)}
     if subprocess.run([sys.executable, "-m", "app.cli", "db", "upgrade"], env=env).returncode:
         return 1
-    children = {name: subprocess.Popen(argv, env=env, start_new_session=True)
+    children = {name: subprocess.Popen(argv, env=env, start_new_session=True,
+                                       preexec_fn=_die_with_supervisor)
                 for name, argv in _services(settings).items()}
     _announce(settings, notes)
     stopping = {"flag": False}
@@ -35,6 +37,11 @@ def run_local_stack(settings: Settings) -> int:
     code = _wait(children, stopping)
     _stop_all(children)
     return code
+
+
+def _die_with_supervisor() -> None:
+    """In each child before exec: if `trainq up` itself is killed, its services get SIGTERM."""
+    set_parent_death_signal(signal.SIGTERM)
 
 
 def _announce(settings: Settings, notes: list[str]) -> None:

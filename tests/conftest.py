@@ -20,6 +20,7 @@ from tests.support.stack import Service, free_port, start_api, start_worker, tra
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("TRAINQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ADMIN_PASSWORD = "admin-" + secrets.token_hex(8)
+WEBHOOK_SECRET = "whsec-" + secrets.token_hex(16)
 #: GPU id of the test gpu worker; no GPU is needed here (the script only sees the id); set
 #: TRAINQ_TEST_GPU_ID=0 on a GPU host to run the gpu-marked test on a real device.
 FAKE_GPU_ID = os.environ.get("TRAINQ_TEST_GPU_ID", "7")
@@ -85,7 +86,7 @@ def stack_env(tmp_path_factory, database_url, script_root, receiver, redis_clien
         "TRAINQ_SECRET_KEY": secrets.token_hex(32), "TRAINQ_ADMIN_USERNAME": "admin",
         "TRAINQ_ADMIN_PASSWORD": ADMIN_PASSWORD, "TRAINQ_API_PORT": str(free_port()),
         "TRAINQ_STOP_GRACE_SECONDS": "2", "TRAINQ_HEARTBEAT_SECONDS": "1",
-        "TRAINQ_LOG_LEVEL": "INFO",
+        "TRAINQ_LOG_LEVEL": "INFO", "TRAINQ_WEBHOOK_SECRET": WEBHOOK_SECRET,
     })
     return env
 
@@ -124,6 +125,14 @@ def stack(stack_env, migrated, tmp_path_factory):
 @pytest.fixture(scope="session")
 def api(stack) -> ApiClient:
     return ApiClient.login(stack["base_url"], "admin", ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def second_receiver():
+    """A receiver of its own, for tests that make it fail without disturbing other tests."""
+    server = WebhookReceiver().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

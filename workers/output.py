@@ -31,7 +31,7 @@ def parse_metric_line(text: str) -> dict[str, Any] | None:
 
 
 def _normalise(record: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"epoch": record["epoch"], "extra": {}}
+    out: dict[str, Any] = {"epoch": record["epoch"], **dict.fromkeys(NAMED_METRICS), "extra": {}}
     total = record.get("total_epochs")
     out["total_epochs"] = total if _is_int(total) else None
     for key, value in record.items():

@@ -11,10 +11,14 @@ from typing import Sequence
 _PR_SET_PDEATHSIG = 1
 
 
+def set_parent_death_signal(sig: int) -> None:
+    """Ask the kernel to send `sig` to this process when its parent dies (Linux prctl)."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+
+
 def _child_setup(cpus: frozenset[int] | None, parent_pid: int):
     def setup() -> None:  # runs in the child between fork and exec: keep it tiny
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        set_parent_death_signal(signal.SIGKILL)
         if os.getppid() != parent_pid:  # the worker died before prctl took effect
             os._exit(137)
         if cpus:

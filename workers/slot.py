@@ -5,6 +5,8 @@ import os
 import socket
 from dataclasses import dataclass
 
+from config.settings import SettingsError
+
 #: Set by `trainq worker` for the Celery process it starts; not user settings.
 SLOT_POOL_ENV, SLOT_GPUS_ENV, SLOT_CPUS_ENV, SLOT_NAME_ENV = (
     "TRAINQ_SLOT_POOL", "TRAINQ_SLOT_GPUS", "TRAINQ_SLOT_CPUS", "TRAINQ_SLOT_NAME")
@@ -38,7 +40,7 @@ class Slot:
 def parse_gpus(text: str) -> tuple[str, ...]:
     ids = tuple(filter(None, (part.strip() for part in text.split(","))))
     if any(not gpu.isdigit() and not gpu.startswith(("GPU-", "MIG-")) for gpu in ids):
-        raise ValueError(f"--gpus takes GPU indexes or UUIDs separated by commas, got {text!r}")
+        raise SettingsError(f"--gpus takes GPU indexes or UUIDs separated by commas, got {text!r}")
     return ids
 
 
@@ -50,7 +52,7 @@ def parse_cpus(text: str) -> frozenset[int]:
             low, _, high = part.partition("-")
             cpus.update(range(int(low), int(high or low) + 1))
     except ValueError:
-        raise ValueError(f"--cpus takes a CPU list like '0-3,8', got {text!r}") from None
+        raise SettingsError(f"--cpus takes a CPU list like '0-3,8', got {text!r}") from None
     return frozenset(cpus)
 
 

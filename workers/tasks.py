@@ -20,7 +20,7 @@ def _redis(url: str) -> redis_lib.Redis:
 
 
 def register_tasks(app) -> None:
-    @app.task(name=RUN_JOB_TASK, bind=True, acks_late=True, ignore_result=True)
+    @app.task(name=RUN_JOB_TASK, bind=True, acks_late=True, ignore_result=True, shared=False)
     def run_job(self, job_id: str, attempt: int, spec: dict) -> str:
         """Run one attempt of a training job on this slot."""
         settings = self.app.trainq_settings

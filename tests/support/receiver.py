@@ -8,11 +8,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class WebhookReceiver:
-    """Records every request; `fail_with` makes it answer an error status instead."""
+    """Records every accepted request. `fail_with` makes it answer that HTTP status instead;
+    `refuse_with_success_false` makes it answer 200 with {"success": false} (not delivered)."""
 
     def __init__(self):
         self.requests: list[dict] = []
+        self.refused: list[dict] = []
         self.fail_with: int | None = None
+        self.refuse_with_success_false = False
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -50,10 +53,10 @@ class WebhookReceiver:
                 record = {"path": self.path, "headers": dict(self.headers),
                           "body": json.loads(body or b"{}"), "raw": body}
                 status = receiver.fail_with
-                if status is None:
-                    with receiver.lock:
-                        receiver.requests.append(record)
-                answer = json.dumps({"success": status is None, "code": 0, "msg": "", "data": ""})
+                accepted = status is None and not receiver.refuse_with_success_false
+                with receiver.lock:
+                    (receiver.requests if accepted else receiver.refused).append(record)
+                answer = json.dumps({"success": accepted, "code": 0, "msg": "", "data": ""})
                 self.send_response(status or 200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()

@@ -18,7 +18,7 @@ def healthz():
     failing = {name: state for name, state in checks.items() if state != "ok"}
     if failing:
         raise ServiceUnavailable("; ".join(f"{n}: {s}" for n, s in failing.items()),
-                                 errors=failing)
+                                 errors=checks)
     return ok(checks, "ok")
 
 

@@ -1,0 +1,672 @@
+#!/usr/bin/env python3
+"""trainq benchmark: starts its own stack and measures four figures, each next to a floor.
+
+`make bench` runs it. It starts what tests/conftest.py starts, in a temporary folder: the API
+(gunicorn), the result consumer and one `cpu` worker slot, on SQLite (or --database-url), with
+Redis database 14 (or --redis-url), which it FLUSHDBs before and after. TRAINQ_POOLS is
+`cpu=0,idle=2`: jobs asking for 2 GPUs go to the `idle` pool, which has no worker, so they stay
+queued. No webhooks are configured. Every process, the benchmark's client included, shares this
+machine's CPUs, so the figures are for the whole stack on one host.
+
+What it measures, and the floor printed next to each (measured in the same run, same machine):
+
+a. API submissions per second, N clients in threads, each with its own session and token,
+   submitting `idle` jobs (never run). Floor: raw Celery publish rate of a same-sized message
+   with the same Celery settings, single-threaded: the one broker step a submission must do;
+   the rest (HTTP, token check, validation, SQL writes, the detail read) is trainq's own.
+b. Submit-to-script-start latency on the idle `cpu` slot: from just before the POST to the
+   time.time() the script prints as its first line (read back through the logs route), and
+   submit to the API first answering `training`. Floor: `python -c pass` wall time, the cost
+   of starting the interpreter that any design pays. "Idle" means the slot has replaced the
+   pool process that ran the previous job (worker_max_tasks_per_child=1); the benchmark waits
+   for that, and separately measures jobs queued back to back: the gap from one script's last
+   line to the next one's first, against the same floor.
+c. Epoch reports per second: one job prints M `##trainq` lines as fast as it can; from its
+   first printed timestamp until GET metrics returns all M. Floor: raw XADD rate of the same
+   event payload to a scratch stream, pipelined (as the worker ships them) and one by one.
+d. Stop-to-cancelled latency: POST stop on a training job whose script sleeps (and exits on
+   SIGTERM) until GET answers `cancelled`. Floor: SIGTERM-to-exit of the same script started
+   locally the same way (own session, pipes): what stopping costs without a queue around it.
+
+It also prints the CPU seconds each process group used during each measurement, to show where
+the time goes. Ctrl-C (or SIGTERM) stops the stack and removes what the benchmark created.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import math
+import os
+import platform
+import secrets
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import redis as redis_lib  # noqa: E402
+
+from config.keys import claim_key  # noqa: E402
+from config.settings import Settings  # noqa: E402
+from tests.support.client import TERMINAL, ApiClient  # noqa: E402
+from tests.support.stack import Service, free_port, start_api, start_worker, trainq  # noqa: E402
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
+ADMIN_PASSWORD = "bench-" + secrets.token_hex(8)
+POLL_SECONDS = 0.02  # how often the benchmark asks the API while it waits for a status
+UP_SECONDS = 0.1  # after the slot's new pool process appears, for it to report itself up
+HOLD_SECONDS = "0.3"  # the latency script stays up this long so `training` can be seen
+FLOOR_QUEUE = "trainq.bench.publish"
+FLOOR_STREAM = "trainq:bench:xadd"
+#: (option, default, what it counts); --quick uses QUICK instead.
+COUNTS = [("submissions", 400, "jobs submitted in a."), ("clients", 8, "concurrent clients in a."),
+          ("latency_runs", 20, "runs in b."), ("epochs", 2000, "epochs reported in c."),
+          ("stop_runs", 10, "runs in d.")]
+QUICK = {"submissions": 40, "clients": 4, "latency_runs": 5, "epochs": 200, "stop_runs": 3}
+
+#: Scripts the benchmark submits, written into the temporary TRAINQ_SCRIPT_ROOT.
+BENCH_SCRIPTS = {
+    "bench_hello.py": (
+        "import time; print(repr(time.time()), flush=True)\n"
+        "import sys\n"
+        "time.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 0.0)\n"
+        "print('end', repr(time.time()), flush=True)\n"),
+    "bench_epochs.py": (
+        "import time; print(repr(time.time()), flush=True)\n"
+        "import json, sys\n"
+        "total = int(sys.argv[1])\n"
+        "for i in range(1, total + 1):\n"
+        "    print('##trainq ' + json.dumps({'epoch': i, 'total_epochs': total, 'loss': 1 / i,\n"
+        "                                    'accuracy': 1 - 1 / (i + 1)}))\n"
+        "print('emitted', repr(time.time()), flush=True)\n"),
+    "bench_sleep.py": (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 600)\n"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The stack
+
+
+@dataclass
+class Stack:
+    base_url: str
+    env: dict[str, str]
+    services: dict[str, Service]
+    script_root: Path
+    redis: redis_lib.Redis
+
+    def client(self) -> ApiClient:
+        return ApiClient.login(self.base_url, "admin", ADMIN_PASSWORD)
+
+
+@contextlib.contextmanager
+def running_stack(args):
+    """The temporary folder, database, Redis db and processes; all gone when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="trainq-bench-") as tmp, \
+            scratch_database(args.database_url, Path(tmp)) as database_url:
+        root = Path(tmp)
+        script_root = prepare_scripts(root / "scripts")
+        env = stack_env(args, database_url, root / "var", script_root)
+        redis = flushed_redis(args.redis_url)
+        services: dict[str, Service] = {}
+        try:
+            migrate(env)
+            start_services(env, root / "logs", args.api_workers, services)
+            yield Stack(f"http://127.0.0.1:{env['TRAINQ_API_PORT']}", env, services,
+                        script_root, redis)
+        finally:
+            for service in reversed(list(services.values())):
+                service.stop()
+            with contextlib.suppress(redis_lib.RedisError):  # never hide why the run ended
+                redis.flushdb()
+            progress(f"stopped the stack; FLUSHDB on {args.redis_url} again")
+
+
+@contextlib.contextmanager
+def scratch_database(url: str | None, tmp: Path):
+    """SQLite in the temporary folder; for a PostgreSQL URL, a new database on that server."""
+    if not url:
+        yield f"sqlite:///{tmp / 'trainq.db'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    if make_url(url).get_backend_name() != "postgresql":
+        yield url
+        return
+    name = f"trainq_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def prepare_scripts(script_root: Path) -> Path:
+    script_root.mkdir(parents=True)
+    for source in (ROOT / "scripts" / "examples").glob("*.py"):
+        shutil.copy(source, script_root / source.name)
+    for name, text in BENCH_SCRIPTS.items():
+        (script_root / name).write_text(text)
+    return script_root
+
+
+def stack_env(args, database_url: str, var: Path, script_root: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINQ_")}
+    env.update({
+        "PYTHONPATH": str(ROOT), "TRAINQ_DATABASE_URL": database_url,
+        "TRAINQ_REDIS_URL": args.redis_url, "TRAINQ_VAR_DIR": str(var),
+        "TRAINQ_SCRIPT_ROOT": str(script_root), "TRAINQ_POOLS": "cpu=0,idle=2",
+        "TRAINQ_SECRET_KEY": secrets.token_hex(32), "TRAINQ_ADMIN_USERNAME": "admin",
+        "TRAINQ_ADMIN_PASSWORD": ADMIN_PASSWORD, "TRAINQ_API_PORT": str(free_port()),
+        "TRAINQ_STOP_GRACE_SECONDS": "5", "TRAINQ_LOG_LEVEL": "INFO",
+    })
+    return env
+
+
+def flushed_redis(url: str) -> redis_lib.Redis:
+    redis = redis_lib.Redis.from_url(url, decode_responses=True)
+    redis.flushdb()
+    progress(f"FLUSHDB on {url} (the benchmark's scratch Redis database)")
+    return redis
+
+
+def migrate(env: dict[str, str]) -> None:
+    result = subprocess.run(trainq("db", "upgrade"), env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"trainq db upgrade failed:\n{result.stderr[-3000:]}")
+
+
+def start_services(env, logs: Path, api_workers: int, services: dict[str, Service]) -> None:
+    """Fills `services` as it goes, so whatever started is stopped even if a later one fails."""
+    logs.mkdir()
+    base_url = f"http://127.0.0.1:{env['TRAINQ_API_PORT']}"
+    progress(f"starting API ({api_workers} gunicorn workers), consumer and one cpu worker slot")
+    services["api"] = start_api_workers(env, logs, base_url, api_workers)
+    services["consumer"] = Service("consumer", trainq("consumer"), env, logs).start()
+    services["worker"] = start_worker("cpu", "", "bench-cpu", env, logs)
+
+
+def start_api_workers(env, logs: Path, base_url: str, workers: int) -> Service:
+    """tests.support.stack.start_api (2 workers), or the same with another worker count."""
+    if workers == 2:
+        return start_api(env, logs, base_url)
+    service = Service("api", trainq("api", "--workers", str(workers)), env, logs).start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and service.proc.poll() is None:
+        with contextlib.suppress(Exception):
+            if ApiClient(base_url).request("GET", "/healthz").status_code == 200:
+                return service
+        time.sleep(0.1)
+    raise RuntimeError(f"API did not become healthy:\n{service.log()[-3000:]}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Talking to the API
+
+
+def submit(client: ApiClient, script: str, args=(), gpu: int = 0) -> str:
+    response = client.submit(name=f"bench {script}", script_path=script, args=list(args), gpu=gpu)
+    if response.status_code != 201:
+        raise RuntimeError(f"submit failed: {response.status_code} {response.text[:300]}")
+    return response.json()["data"]["job_id"]
+
+
+def get(client: ApiClient, path: str, **params) -> dict:
+    response = client.request("GET", "/api/v1/training/jobs/" + path, params=params)
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {path} failed: {response.status_code} {response.text[:300]}")
+    return response.json()["data"]
+
+
+def poll(fetch, done, timeout: float = 120, interval: float = POLL_SECONDS):
+    """(value, time.time() of the answer) for the first fetch() that done() accepts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if done(value):
+            return value, time.time()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still waiting after {timeout}s; last answer: {value!r:.300}")
+        time.sleep(interval)
+
+
+def wait_status(client: ApiClient, job_id: str, statuses: set[str],
+                interval: float = POLL_SECONDS) -> float:
+    """time.time() at which GET first answered one of `statuses` (or any end status)."""
+    job, seen = poll(lambda: get(client, job_id),
+                     lambda j: j["status"] in statuses or j["status"] in TERMINAL,
+                     interval=interval)
+    if job["status"] not in statuses:
+        raise RuntimeError(f"{job_id} ended {job['status']}: {job.get('failure_message')}")
+    return seen
+
+
+def log_lines(client: ApiClient, job_id: str) -> list[str]:
+    return get(client, f"{job_id}/logs", lines=50)["logs"]
+
+
+# ---------------------------------------------------------------------------------------------
+# a. submissions per second vs raw Celery publish
+
+
+def submission_rate(stack: Stack, total: int, clients: int) -> dict:
+    sessions = [stack.client() for _ in range(clients)]
+    for client in sessions:  # warm-up, not counted: connections and each client's first request
+        submit(client, "bench_hello.py", gpu=2)
+    counter, stop = itertools.count(), threading.Event()
+
+    def client_loop(client: ApiClient) -> list[float]:
+        times = []
+        while next(counter) < total and not stop.is_set():
+            started = time.perf_counter()
+            submit(client, "bench_hello.py", gpu=2)
+            times.append(time.perf_counter() - started)
+        return times
+
+    pool = ThreadPoolExecutor(clients)
+    try:
+        started = time.perf_counter()
+        per_client = [f.result() for f in [pool.submit(client_loop, c) for c in sessions]]
+        elapsed = time.perf_counter() - started
+    finally:
+        stop.set()
+        pool.shutdown(wait=True)
+    latencies = [t for times in per_client for t in times]
+    return {"submissions": len(latencies), "clients": clients, "seconds": elapsed,
+            "per_second": len(latencies) / elapsed, **stats_ms("request", latencies)}
+
+
+def publish_floor(env: dict[str, str], count: int) -> dict:
+    """send_task of a job-sized no-op message to a queue nobody reads; the queue is deleted."""
+    from kombu import Exchange, Queue
+
+    from workers.celery_app import make_celery
+
+    app = make_celery(Settings.from_env(env))
+    queue = Queue(FLOOR_QUEUE, Exchange(FLOOR_QUEUE, type="direct"), routing_key=FLOOR_QUEUE)
+    spec = {"script_path": "bench_hello.py", "args": [], "envs": {}, "framework": "pytorch",
+            "dataset_id": None, "max_running_time_ms": None, "cpu": 1, "memory": 1 << 30, "gpu": 2}
+
+    def publish(i: int) -> None:
+        app.send_task("trainq.bench.noop", kwargs={"job_id": f"job-{i:016x}", "attempt": 1,
+                                                   "spec": spec},
+                      queue=queue, task_id=f"bench-{i}", retry=False)
+    try:
+        publish(-1)  # warm-up: connection and queue declaration
+        started = time.perf_counter()
+        for i in range(count):
+            publish(i)
+        elapsed = time.perf_counter() - started
+    finally:
+        with app.connection_for_write() as conn:
+            queue.bind(conn.default_channel).delete()
+        app.close()
+    return {"messages": count, "seconds": elapsed, "per_second": count / elapsed}
+
+
+# ---------------------------------------------------------------------------------------------
+# b. submit → script start vs python -c pass
+
+
+def start_latency(stack: Stack, client: ApiClient, runs: int) -> dict:
+    samples = [one_start(stack, client) for _ in range(runs)]
+    return {"runs": runs, **stats_ms("script_start", [s[0] for s in samples]),
+            **stats_ms("training_seen", [s[1] for s in samples])}
+
+
+def one_start(stack: Stack, client: ApiClient) -> tuple[float, float]:
+    """(seconds to the script's first line, seconds until GET said training), both from submit."""
+    submitted = time.time()
+    job_id = submit(client, "bench_hello.py", [HOLD_SECONDS])
+    training_seen = wait_status(client, job_id, {"training"})
+    wait_status(client, job_id, {"completed"})
+    script_start = float(log_lines(client, job_id)[0])
+    wait_slot_idle(stack, job_id)
+    return script_start - submitted, training_seen - submitted
+
+
+def turnaround(stack: Stack, client: ApiClient, gaps: int) -> dict:
+    """Jobs queued back to back: from one script's last line to the next script's first."""
+    job_ids = [submit(client, "bench_hello.py") for _ in range(gaps + 1)]
+    for job_id in reversed(job_ids):  # one queue, one slot: they run in order
+        wait_status(client, job_id, {"completed"}, interval=0.2)
+    spans = [log_lines(client, job_id) for job_id in job_ids]
+    starts = [float(lines[0]) for lines in spans]
+    ends = [float(lines[-1].split()[1]) for lines in spans]
+    wait_slot_idle(stack, job_ids[-1])
+    return {"gaps": gaps, **stats_ms("gap", [s - e for s, e in zip(starts[1:], ends)])}
+
+
+def wait_slot_idle(stack: Stack, job_id: str, timeout: float = 30) -> None:
+    """Until the pool process that ran `job_id` is replaced by a fresh one: with
+    worker_max_tasks_per_child=1 each job gets a new process, and a job submitted while the
+    old one is still exiting waits for it, so it would not measure an idle slot."""
+    owner = stack.redis.get(claim_key(job_id, 1))  # "<slot>/pid<N>": N is the pool process
+    ran_in = int(owner.rsplit("/pid", 1)[1])
+    worker = stack.services["worker"].proc.pid
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = child_pids(worker)
+        if children and ran_in not in children:
+            time.sleep(UP_SECONDS)
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"the worker did not replace pool process {ran_in} in {timeout}s")
+
+
+def spawn_floor(runs: int) -> dict:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        times.append(time.perf_counter() - started)
+    return {"runs": runs, **stats_ms("spawn", times)}
+
+
+# ---------------------------------------------------------------------------------------------
+# c. epoch reports per second vs raw XADD
+
+
+def epoch_rate(stack: Stack, client: ApiClient, epochs: int) -> dict:
+    job_id = submit(client, "bench_epochs.py", [str(epochs)])
+    wait_status(client, job_id, {"training", "completed"}, interval=0.05)
+    poll(lambda: get(client, job_id), lambda j: (j["latest_metrics"] or {}).get("epoch") == epochs,
+         interval=0.05)  # the cheap route first, then the one the figure is about
+    _metrics, all_seen = poll(lambda: get(client, f"{job_id}/metrics")["metrics"],
+                              lambda m: len(m) == epochs, interval=0.05)
+    wait_status(client, job_id, {"completed"})
+    lines = log_lines(client, job_id)
+    first = float(lines[0])
+    emitted = float(next(line for line in lines if line.startswith("emitted ")).split()[1])
+    wait_slot_idle(stack, job_id)
+    return {"epochs": epochs, "seconds": all_seen - first, "per_second": epochs / (all_seen - first),
+            "script_emit_seconds": emitted - first, "after_last_print_seconds": all_seen - emitted}
+
+
+def xadd_floor(redis: redis_lib.Redis, count: int) -> dict:
+    """XADD of a real epoch event (same fields, same trimming) to a scratch stream."""
+    from config.keys import EVENTS_MAXLEN
+    from workers.events import EventPublisher
+    from workers.output import BATCH_LINES
+
+    entry = EventPublisher(redis, "job-0123456789abcdef", 1).entry(
+        "epoch", {"epoch": 1, "total_epochs": count, "loss": 0.5, "accuracy": 0.5,
+                  "extra": {}})
+    try:
+        started = time.perf_counter()
+        for first in range(0, count, BATCH_LINES):
+            pipe = redis.pipeline(transaction=False)
+            for _ in range(min(BATCH_LINES, count - first)):
+                pipe.xadd(FLOOR_STREAM, entry, maxlen=EVENTS_MAXLEN, approximate=True)
+            pipe.execute()
+        pipelined = time.perf_counter() - started
+        started = time.perf_counter()
+        for _ in range(count):
+            redis.xadd(FLOOR_STREAM, entry, maxlen=EVENTS_MAXLEN, approximate=True)
+        single = time.perf_counter() - started
+    finally:
+        redis.delete(FLOOR_STREAM)
+    return {"entries": count, "pipelined_per_second": count / pipelined,
+            "single_per_second": count / single, "batch": BATCH_LINES}
+
+
+# ---------------------------------------------------------------------------------------------
+# d. stop → cancelled vs SIGTERM → exit
+
+
+def stop_latency(stack: Stack, client: ApiClient, runs: int) -> dict:
+    samples = [one_stop(stack, client) for _ in range(runs)]
+    return {"runs": runs, **stats_ms("cancelled", [s[0] for s in samples]),
+            **stats_ms("stop_request", [s[1] for s in samples])}
+
+
+def one_stop(stack: Stack, client: ApiClient) -> tuple[float, float]:
+    """(seconds from POST stop to GET cancelled, seconds the POST itself took)."""
+    job_id = submit(client, "bench_sleep.py", ["600"])
+    wait_status(client, job_id, {"training"})
+    poll(lambda: log_lines(client, job_id), lambda lines: "ready" in lines)
+    started = time.perf_counter()
+    response = client.request("POST", f"/api/v1/training/jobs/{job_id}/stop")
+    answered = time.perf_counter()
+    if response.status_code != 200:
+        raise RuntimeError(f"stop failed: {response.status_code} {response.text[:300]}")
+    poll(lambda: get(client, job_id), lambda j: j["status"] == "cancelled", timeout=30)
+    done = time.perf_counter()
+    wait_slot_idle(stack, job_id)
+    return done - started, answered - started
+
+
+def sigterm_floor(script: Path, runs: int) -> dict:
+    times = []
+    for _ in range(runs):
+        proc = subprocess.Popen([sys.executable, str(script), "600"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+        with proc:
+            proc.stdout.readline()  # "ready": the handler is installed
+            started = time.perf_counter()
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+            times.append(time.perf_counter() - started)
+    return {"runs": runs, **stats_ms("exit", times)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the CPU goes
+
+
+def child_pids(pid: int) -> set[int]:
+    try:
+        return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:  # a kernel without CONFIG_PROC_CHILDREN: scan /proc
+        return {child for child, _comm, fields in proc_stats() if int(fields[1]) == pid}
+
+
+def proc_stats():
+    """(pid, command name, fields after the name) of every process, from /proc/<pid>/stat."""
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                raw = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue  # exited meanwhile
+            yield int(entry.name), raw[raw.index("(") + 1:raw.rindex(")")], \
+                raw[raw.rindex(")") + 2:].split()
+
+
+def cpu_snapshot(stack: Stack) -> dict[str, float]:
+    """CPU seconds so far of each service's process group (reaped children included),
+    of redis-server (shared with whoever else uses it) and of this benchmark process."""
+    groups, redis_cpu = {}, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for _pid, comm, fields in proc_stats():  # fields[2]: pgrp; [11:15]: utime stime cutime cstime
+        seconds = sum(int(v) for v in fields[11:15]) / tick
+        groups[int(fields[2])] = groups.get(int(fields[2]), 0.0) + seconds
+        redis_cpu += seconds if comm == "redis-server" else 0.0
+    snap = {name: groups.get(s.proc.pid, 0.0) for name, s in stack.services.items()}
+    own = os.times()
+    return {**snap, "redis": redis_cpu, "bench": own.user + own.system}
+
+
+@dataclass
+class Profiler:
+    stack: Stack
+    phases: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def run(self, phase: str, fn, *args):
+        before, started = cpu_snapshot(self.stack), time.perf_counter()
+        result = fn(*args)
+        after, wall = cpu_snapshot(self.stack), time.perf_counter() - started
+        self.phases[phase] = {"wall": wall, **{k: after[k] - before[k] for k in after}}
+        return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Running and reporting
+
+
+def run_all(stack: Stack, args) -> dict:
+    profiler, client = Profiler(stack), stack.client()
+    progress(f"a. {args.submissions} submissions from {args.clients} clients")
+    results = {"submit": profiler.run("a. submit", submission_rate, stack, args.submissions,
+                                      args.clients),
+               "publish_floor": publish_floor(stack.env, args.submissions)}
+    progress(f"b. submit → script start, {args.latency_runs} runs (+1 warm-up), then "
+             f"{turnaround_gaps(args)} jobs back to back")
+    one_start(stack, client)  # warm-up: first spawn, first fork of a fresh pool process
+    results["start"] = profiler.run("b. start", start_latency, stack, client, args.latency_runs)
+    results["turnaround"] = profiler.run("b. back to back", turnaround, stack, client,
+                                         turnaround_gaps(args))
+    results["spawn_floor"] = spawn_floor(args.latency_runs)
+    progress(f"c. {args.epochs} epoch reports")
+    results["epochs"] = profiler.run("c. epochs", epoch_rate, stack, client, args.epochs)
+    results["xadd_floor"] = xadd_floor(stack.redis, args.epochs)
+    progress(f"d. stop → cancelled, {args.stop_runs} runs")
+    results["stop"] = profiler.run("d. stop", stop_latency, stack, client, args.stop_runs)
+    results["sigterm_floor"] = sigterm_floor(stack.script_root / "bench_sleep.py", args.stop_runs)
+    results["cpu_seconds"] = profiler.phases
+    return results
+
+
+def turnaround_gaps(args) -> int:
+    return max(3, args.latency_runs // 2)
+
+
+def figure_rows(r: dict) -> list[tuple[str, str, str]]:
+    s, st, e, x, sp = r["submit"], r["start"], r["epochs"], r["xadd_floor"], r["stop"]
+    spawn = "python -c pass " + p50_p95(r["spawn_floor"], "spawn")
+    return [
+        (f"a. API submissions ({s['clients']} clients, {s['submissions']} jobs)",
+         f"{s['per_second']:.0f}/s (request p50 {s['request_p50_ms']:.0f} ms, "
+         f"p95 {s['request_p95_ms']:.0f} ms)",
+         f"Celery publish {r['publish_floor']['per_second']:.0f}/s (1 thread)"),
+        (f"b. submit → script start, idle slot (K={st['runs']})",
+         p50_p95(st, "script_start"), spawn),
+        ("b. submit → API says training", p50_p95(st, "training_seen"), "(same floor)"),
+        (f"b. queued back to back: script end → next start ({r['turnaround']['gaps']} gaps)",
+         p50_p95(r["turnaround"], "gap"), "(same floor)"),
+        (f"c. epoch reports → metrics route (M={e['epochs']})",
+         f"{e['per_second']:.0f} epochs/s ({e['seconds']:.2f} s; the script printed them "
+         f"in {e['script_emit_seconds']:.2f} s)",
+         f"XADD {x['pipelined_per_second']:.0f}/s pipelined, {x['single_per_second']:.0f}/s single"),
+        (f"d. stop → cancelled (K={sp['runs']})",
+         p50_p95(sp, "cancelled") + f" (the POST: p50 {sp['stop_request_p50_ms']:.0f} ms)",
+         "SIGTERM → exit " + p50_p95(r["sigterm_floor"], "exit")),
+    ]
+
+
+def print_report(results: dict, machine: dict, command: str) -> None:
+    print()
+    print(f"machine: {machine['nproc']} CPUs, {machine['cpu_model']}, Python {machine['python']}, "
+          f"load average {machine['load_before']:.2f} before the run")
+    print(f"stack:   {machine['database']}, Redis {machine['redis_url']}, "
+          f"API {machine['api_workers']} gunicorn workers, 1 cpu worker slot, no webhooks")
+    print(f"command: {command}")
+    print()
+    print_table(("figure", "value", "floor (same run)"), figure_rows(results))
+    print()
+    services = ("api", "consumer", "worker", "redis", "bench")
+    rows = [(phase, f"{c['wall']:.1f}", *(f"{c[k]:.1f}" for k in services))
+            for phase, c in results["cpu_seconds"].items()]
+    print("CPU seconds during each measurement (worker includes its scripts; "
+          "redis is the whole server):")
+    print_table(("phase", "wall s", *services), rows)
+
+
+def print_table(header: tuple, rows: list[tuple]) -> None:
+    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
+    for row in (header, tuple("-" * w for w in widths), *rows):
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def machine_info(args, load_before: float) -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                  if line.startswith("model name")), platform.processor() or "unknown")
+    from sqlalchemy.engine import make_url
+
+    database = make_url(args.database_url).get_backend_name() if args.database_url else "sqlite"
+    return {"nproc": len(os.sched_getaffinity(0)), "cpu_model": model,
+            "python": platform.python_version(), "database": database,
+            "redis_url": args.redis_url, "api_workers": args.api_workers,
+            "load_before": load_before}
+
+
+def stats_ms(name: str, seconds: list[float]) -> dict:
+    ordered = sorted(seconds)
+
+    def rank(q: float) -> float:  # nearest-rank percentile
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000
+    return {f"{name}_p50_ms": rank(0.50), f"{name}_p95_ms": rank(0.95),
+            f"{name}_max_ms": ordered[-1] * 1000}
+
+
+def p50_p95(data: dict, name: str) -> str:
+    return f"p50 {data[name + '_p50_ms']:.0f} ms, p95 {data[name + '_p95_ms']:.0f} ms"
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in a temporary "
+                        "folder); for PostgreSQL a scratch database is created there and dropped")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL,
+                        help=f"Redis database to use; it is FLUSHed (default {DEFAULT_REDIS_URL})")
+    parser.add_argument("--api-workers", type=int, default=2, help="gunicorn workers (2)")
+    for name, default, help_text in COUNTS:
+        parser.add_argument("--" + name.replace("_", "-"), type=int,
+                            help=f"{help_text} (default {default}, --quick {QUICK[name]})")
+    parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    for name, default, _help in COUNTS:  # an explicit count wins over --quick
+        if getattr(args, name) is None:
+            setattr(args, name, QUICK[name] if args.quick else default)
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the stack is stopped too
+    load_before = os.getloadavg()[0]  # other work on this machine skews every figure
+    try:
+        with running_stack(args) as stack:
+            results = run_all(stack, args)
+    except KeyboardInterrupt:
+        print("[bench] interrupted; the stack was stopped", file=sys.stderr)
+        return 130
+    machine = machine_info(args, load_before)
+    print_report(results, machine, command)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine, "command": command,
+                                               "options": vars(args), **results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
