@@ -31,7 +31,7 @@ test-postgres: install
 	scripts/run-tests.sh postgres
 
 bench: install
-	$(PY) scripts/bench.py
+	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -8,12 +8,14 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from app.api import MODULES
 from app.api.errors import register_error_handlers
-from app.api.security import BEARER_SCHEME
+from app.api.security import BEARER_SCHEME, require_job_access
 from app.extensions import Api
 from app.runtime import Runtime
 from config.settings import Settings, SettingsError
 
 MAX_BODY_BYTES = 1024 * 1024
+#: HS256 keys shorter than the hash output are guessable offline from one token (RFC 7518 3.2).
+MIN_SECRET_KEY_LENGTH = 32
 API_VERSION = "1.0.0"
 
 
@@ -33,6 +35,9 @@ def register_config(app: Flask, settings: Settings) -> None:
     if not settings.secret_key:
         raise SettingsError("TRAINQ_SECRET_KEY is not set; tokens cannot be signed without it "
                             "(`make run` generates one under ./var)")
+    if len(settings.secret_key) < MIN_SECRET_KEY_LENGTH:
+        raise SettingsError(f"TRAINQ_SECRET_KEY is too short: use at least "
+                            f"{MIN_SECRET_KEY_LENGTH} random characters (openssl rand -hex 32)")
     logging.basicConfig(level=settings.log_level)
     app.config.update(
         SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
@@ -55,6 +60,8 @@ def register_blueprints(api: Api) -> None:
 
 
 def register_request_checks(app: Flask) -> None:
+    app.before_request(require_job_access)
+
     @app.before_request
     def _json_only():
         # A body in another format would be read as "no fields" and answered with a confusing

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import logging
 import os
 import sys
-from pathlib import Path
 
+from app.cli_admin import add_admin_commands
 from config.settings import Settings, SettingsError
 
 
@@ -70,17 +69,6 @@ def cmd_flower(args, settings: Settings) -> int:
     return 0
 
 
-def cmd_users_create(args, settings: Settings) -> int:
-    from app.runtime import Runtime
-    from app.services.auth import create_user
-
-    password = _read_password(args.password_file)
-    with Runtime(settings).db.write() as session:
-        create_user(session, args.username, password, is_admin=args.admin)
-    print(f"created user {args.username!r}" + (" (admin)" if args.admin else ""))
-    return 0
-
-
 def cmd_up(args, settings: Settings) -> int:
     from app.supervisor import run_local_stack
 
@@ -106,13 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("consumer", help="apply worker events and deliver webhooks"
                    ).set_defaults(func=cmd_consumer)
     sub.add_parser("flower", help="Flower on the trainq Celery app").set_defaults(func=cmd_flower)
-    users = sub.add_parser("users", help="manage API users").add_subparsers(
-        dest="users_command", required=True)
-    create = users.add_parser("create", help="add a user")
-    create.add_argument("username")
-    create.add_argument("--password-file", help="read the password from this file (- = stdin)")
-    create.add_argument("--admin", action="store_true", help="make the user an administrator")
-    create.set_defaults(func=cmd_users_create)
+    add_admin_commands(sub)
     sub.add_parser("up", help="run API, a cpu worker, consumer and Flower in the foreground"
                    ).set_defaults(func=cmd_up)
     return parser
@@ -139,14 +121,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"trainq: {exc.message}{detail}", file=sys.stderr)
             return 1
         raise
-
-
-def _read_password(path: str | None) -> str:
-    if path == "-":
-        return sys.stdin.readline().rstrip("\n")
-    if path:
-        return Path(path).read_text().strip()
-    return getpass.getpass("password: ")
 
 
 def _safe_url(url: str) -> str:

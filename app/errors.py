@@ -53,3 +53,12 @@ class ServiceUnavailable(DomainError):
     def __init__(self, message: str | None = None, **kwargs):
         kwargs.setdefault("headers", {"Retry-After": "5"})
         super().__init__(message, **kwargs)
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    default_message = "too many requests; wait and try again"
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 60, **kwargs):
+        kwargs.setdefault("headers", {"Retry-After": str(max(1, int(retry_after)))})
+        super().__init__(message, **kwargs)

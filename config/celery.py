@@ -9,14 +9,14 @@ from kombu import Exchange, Queue
 from config.queues import all_queues
 from config.settings import Settings
 
-#: Extra time beyond the longest allowed job before Redis re-delivers an unacknowledged message.
-VISIBILITY_MARGIN_SECONDS = 24 * 3600
 #: Queue for short control-plane tasks; no training worker listens to it.
 CONTROL_QUEUE = "trainq.control"
 
 
 def visibility_timeout(settings: Settings) -> int:
-    return settings.max_job_seconds + VISIBILITY_MARGIN_SECONDS
+    """Longer than any job may run (+1 day) unless set: Redis re-delivers unacked messages after
+    it, and the claim in Redis is what keeps such a re-delivery from running a second copy."""
+    return settings.visibility_timeout_seconds
 
 
 def broker_transport_options(settings: Settings) -> dict[str, Any]:
@@ -28,6 +28,10 @@ def broker_transport_options(settings: Settings) -> dict[str, Any]:
         "socket_keepalive": True,
         "health_check_interval": 25,
         "retry_on_timeout": False,
+        # kombu scans for expired unacked messages every interval x throttle (100 s by default);
+        # a short visibility timeout (tests) is only meaningful with a matching scan.
+        "unacked_restore_interval": min(10, max(1, visibility_timeout(settings) // 5)),
+        "unacked_restore_throttle": 1 if visibility_timeout(settings) < 600 else 10,
     }
 
 
@@ -54,7 +58,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "worker_disable_prefetch": True,
         "worker_concurrency": 1,
-        "worker_max_tasks_per_child": 1,
+        # No recycling of the pool process per job: it only supervises the script (which has its
+        # own process), and a fresh pool process costs 1-5 s before the slot takes the next job.
+        "worker_max_tasks_per_child": None,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         "task_queues": declared_queues(settings),

@@ -24,3 +24,23 @@ def claim_key(job_id: str, attempt: int) -> str:
 def lease_key(job_id: str, attempt: int) -> str:
     """Kept alive by the running worker's heartbeats; expires when the worker is gone."""
     return f"trainq:lease:{job_id}:{attempt}"
+
+
+def attempt_key(job_id: str) -> str:
+    """The job's current attempt, mirrored from the database by the control plane when it retries;
+    a worker running an older attempt sees it at its next heartbeat and stops its script."""
+    return f"trainq:attempt:{job_id}"
+
+
+def published_key(job_id: str, attempt: int) -> str:
+    """Set when the attempt's message is sent; if the broker loses its data, this goes with it,
+    which is how the reconciler knows the message must be sent again."""
+    return f"trainq:published:{job_id}:{attempt}"
+
+
+def login_failures_key(scope: str, value: str) -> str:
+    """Failed logins of one username or one client address in the current window (INCR, TTL).
+    The value is hashed: it comes from the request and must not shape the key space."""
+    import hashlib
+
+    return f"trainq:login-failures:{scope}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields, replace
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Mapping
 
 from config.pools import Pool, parse_pools
+
+IPNetwork = IPv4Network | IPv6Network
 
 #: Every environment variable trainq reads, with its default. The docker-compose test checks
 #: that the compose file names only these.
@@ -25,15 +28,26 @@ DEFAULTS: dict[str, str] = {
     "TRAINQ_WORK_DIR": "",  # empty: <var>/jobs; holds checkpoints and outputs per job
     "TRAINQ_DATASET_ROOT": "",  # empty: <var>/datasets; TRAINQ_DATASET_DIR = <root>/<dataset_id>
     "TRAINQ_NOTIFY_URL": "",
+    # Private ranges webhooks may reach (the business system often lives on one), e.g.
+    # "10.20.0.0/16,fd00:1::/64"; everything else that is not a public address is refused.
+    "TRAINQ_NOTIFY_ALLOW_CIDRS": "",
     "TRAINQ_POOLS": "cpu=0,gpu=1",
     "TRAINQ_ADMIN_USERNAME": "admin",
     "TRAINQ_ADMIN_PASSWORD": "",
     "TRAINQ_SECRET_KEY": "",
     "TRAINQ_TOKEN_TTL_SECONDS": "3600",
+    "TRAINQ_LOGIN_MAX_FAILURES": "5",  # failed logins per username per window, then 429
+    "TRAINQ_LOGIN_MAX_FAILURES_PER_IP": "20",  # failed logins per client address per window
+    "TRAINQ_LOGIN_WINDOW_SECONDS": "300",
     "TRAINQ_STOP_GRACE_SECONDS": "30",
     "TRAINQ_MAX_JOB_SECONDS": str(7 * 24 * 3600),
     "TRAINQ_HEARTBEAT_SECONDS": "5",
     "TRAINQ_LEASE_SECONDS": "30",
+    "TRAINQ_REAPER_INTERVAL_SECONDS": "5",
+    "TRAINQ_VISIBILITY_TIMEOUT_SECONDS": "",  # empty: TRAINQ_MAX_JOB_SECONDS + 1 day
+    "TRAINQ_CONSUMER_CLAIM_IDLE_SECONDS": "60",
+    "TRAINQ_MAX_RETRIES": "2",  # default fault_tolerance_max_retry of a job
+    "TRAINQ_RETRY_INTERVAL_SECONDS": "5",  # default fault_tolerance_retry_interval_sec
     "TRAINQ_WEBHOOK_TIMEOUT_SECONDS": "10",
     "TRAINQ_WEBHOOK_MAX_AGE_SECONDS": str(24 * 3600),
     "TRAINQ_WEBHOOK_CONCURRENCY": "8",
@@ -43,37 +57,49 @@ DEFAULTS: dict[str, str] = {
 }
 
 
+DAY = 24 * 3600
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, as plain values. Build with `Settings.from_env()`."""
 
-    database_url: str
-    redis_url: str
+    database_url: str = field(repr=False)  # may carry a password
+    redis_url: str = field(repr=False)  # may carry a password
     api_host: str
     api_port: int
     api_workers: int
     flower_host: str
     flower_port: int
     flower_username: str
-    flower_password: str
+    flower_password: str = field(repr=False)
     var_dir: Path
     script_root: Path
     work_dir: Path
     dataset_root: Path
     notify_url: str
+    notify_allow_cidrs: tuple[IPNetwork, ...]
     pools: tuple[Pool, ...]
     admin_username: str
-    admin_password: str
-    secret_key: str
+    admin_password: str = field(repr=False)
+    secret_key: str = field(repr=False)
     token_ttl_seconds: int
+    login_max_failures: int
+    login_max_failures_per_ip: int
+    login_window_seconds: int
     stop_grace_seconds: float
     max_job_seconds: int
     heartbeat_seconds: float
     lease_seconds: float
+    reaper_interval_seconds: float
+    visibility_timeout_seconds: int
+    consumer_claim_idle_seconds: float
+    max_retries: int
+    retry_interval_seconds: int
     webhook_timeout_seconds: float
     webhook_max_age_seconds: float
     webhook_concurrency: int
-    webhook_secret: str
+    webhook_secret: str = field(repr=False)
     publish_timeout_seconds: float
     log_level: str
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -97,15 +123,25 @@ class Settings:
             work_dir=Path(env["TRAINQ_WORK_DIR"] or var_dir / "jobs").resolve(),
             dataset_root=Path(env["TRAINQ_DATASET_ROOT"] or var_dir / "datasets").resolve(),
             notify_url=env["TRAINQ_NOTIFY_URL"].rstrip("/"),
+            notify_allow_cidrs=_networks(env, "TRAINQ_NOTIFY_ALLOW_CIDRS"),
             pools=parse_pools(env["TRAINQ_POOLS"]),
             admin_username=env["TRAINQ_ADMIN_USERNAME"],
             admin_password=env["TRAINQ_ADMIN_PASSWORD"],
             secret_key=env["TRAINQ_SECRET_KEY"],
             token_ttl_seconds=_int(env, "TRAINQ_TOKEN_TTL_SECONDS"),
+            login_max_failures=_int(env, "TRAINQ_LOGIN_MAX_FAILURES"),
+            login_max_failures_per_ip=_int(env, "TRAINQ_LOGIN_MAX_FAILURES_PER_IP"),
+            login_window_seconds=_int(env, "TRAINQ_LOGIN_WINDOW_SECONDS"),
             stop_grace_seconds=_float(env, "TRAINQ_STOP_GRACE_SECONDS"),
             max_job_seconds=_int(env, "TRAINQ_MAX_JOB_SECONDS"),
             heartbeat_seconds=_float(env, "TRAINQ_HEARTBEAT_SECONDS"),
             lease_seconds=_float(env, "TRAINQ_LEASE_SECONDS"),
+            reaper_interval_seconds=_float(env, "TRAINQ_REAPER_INTERVAL_SECONDS"),
+            visibility_timeout_seconds=_int(env, "TRAINQ_VISIBILITY_TIMEOUT_SECONDS") if env[
+                "TRAINQ_VISIBILITY_TIMEOUT_SECONDS"] else _int(env, "TRAINQ_MAX_JOB_SECONDS") + DAY,
+            consumer_claim_idle_seconds=_float(env, "TRAINQ_CONSUMER_CLAIM_IDLE_SECONDS"),
+            max_retries=_int(env, "TRAINQ_MAX_RETRIES"),
+            retry_interval_seconds=_int(env, "TRAINQ_RETRY_INTERVAL_SECONDS"),
             webhook_timeout_seconds=_float(env, "TRAINQ_WEBHOOK_TIMEOUT_SECONDS"),
             webhook_max_age_seconds=_float(env, "TRAINQ_WEBHOOK_MAX_AGE_SECONDS"),
             webhook_concurrency=_int(env, "TRAINQ_WEBHOOK_CONCURRENCY"),
@@ -136,6 +172,15 @@ def _int(env: Mapping[str, str], name: str) -> int:
         return int(env[name])
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, got {env[name]!r}") from None
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[IPNetwork, ...]:
+    """A comma-separated list of CIDR ranges ("10.0.0.0/8,fd00::/8"); host bits are ignored."""
+    try:
+        return tuple(ip_network(part.strip(), strict=False)
+                     for part in env[name].split(",") if part.strip())
+    except ValueError as exc:
+        raise SettingsError(f"{name} must list CIDR ranges such as 10.0.0.0/8 ({exc})") from None
 
 
 def _float(env: Mapping[str, str], name: str) -> float:

@@ -17,9 +17,9 @@ a. API submissions per second, N clients in threads, each with its own session a
 b. Submit-to-script-start latency on the idle `cpu` slot: from just before the POST to the
    time.time() the script prints as its first line (read back through the logs route), and
    submit to the API first answering `training`. Floor: `python -c pass` wall time, the cost
-   of starting the interpreter that any design pays. "Idle" means the slot has replaced the
-   pool process that ran the previous job (worker_max_tasks_per_child=1); the benchmark waits
-   for that, and separately measures jobs queued back to back: the gap from one script's last
+   of starting the interpreter that any design pays. "Idle" means the slot has finished with
+   the previous job (its lease reads "done"); the benchmark waits for that, and separately
+   measures jobs queued back to back: the gap from one script's last
    line to the next one's first, against the same floor.
 c. Epoch reports per second: one job prints M `##trainq` lines as fast as it can; from its
    first printed timestamp until GET metrics returns all M. Floor: raw XADD rate of the same
@@ -49,7 +49,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 import redis as redis_lib  # noqa: E402
 
-from config.keys import claim_key  # noqa: E402
+from config.keys import lease_key  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from tests.support.client import TERMINAL, ApiClient  # noqa: E402
 from tests.support.stack import Service, free_port, start_api, start_worker, trainq  # noqa: E402
@@ -67,7 +66,7 @@ from tests.support.stack import Service, free_port, start_api, start_worker, tra
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 ADMIN_PASSWORD = "bench-" + secrets.token_hex(8)
 POLL_SECONDS = 0.02  # how often the benchmark asks the API while it waits for a status
-UP_SECONDS = 0.1  # after the slot's new pool process appears, for it to report itself up
+UP_SECONDS = 0.1  # after the slot marks the previous job done, for its task to return
 HOLD_SECONDS = "0.3"  # the latency script stays up this long so `training` can be seen
 FLOOR_QUEUE = "trainq.bench.publish"
 FLOOR_STREAM = "trainq:bench:xadd"
@@ -112,6 +111,10 @@ class Stack:
     script_root: Path
     redis: redis_lib.Redis
 
+    @property
+    def redis_pid(self) -> int:
+        return int(self.redis.info("server")["process_id"])
+
     def client(self) -> ApiClient:
         return ApiClient.login(self.base_url, "admin", ADMIN_PASSWORD)
 
@@ -131,6 +134,9 @@ def running_stack(args):
             start_services(env, root / "logs", args.api_workers, services)
             yield Stack(f"http://127.0.0.1:{env['TRAINQ_API_PORT']}", env, services,
                         script_root, redis)
+        except Exception:
+            print_log_tails(services)
+            raise
         finally:
             for service in reversed(list(services.values())):
                 service.stop()
@@ -139,28 +145,28 @@ def running_stack(args):
             progress(f"stopped the stack; FLUSHDB on {args.redis_url} again")
 
 
+def print_log_tails(services: dict[str, Service], chars: int = 2000) -> None:
+    """What each process logged last: the logs live in the temporary folder about to go."""
+    for name, service in services.items():
+        with contextlib.suppress(OSError):
+            print(f"--- end of the {name} log ---\n{service.log()[-chars:]}", file=sys.stderr)
+
+
 @contextlib.contextmanager
 def scratch_database(url: str | None, tmp: Path):
     """SQLite in the temporary folder; for a PostgreSQL URL, a new database on that server."""
     if not url:
         yield f"sqlite:///{tmp / 'trainq.db'}"
         return
-    from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
+
+    from tests.support.databases import scratch_postgres
 
     if make_url(url).get_backend_name() != "postgresql":
         yield url
         return
-    name = f"trainq_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(url, "trainq_bench") as scratch:
+        yield scratch
 
 
 def prepare_scripts(script_root: Path) -> Path:
@@ -271,10 +277,15 @@ def log_lines(client: ApiClient, job_id: str) -> list[str]:
 # a. submissions per second vs raw Celery publish
 
 
-def submission_rate(stack: Stack, total: int, clients: int) -> dict:
-    sessions = [stack.client() for _ in range(clients)]
-    for client in sessions:  # warm-up, not counted: connections and each client's first request
+def logged_in_clients(stack: Stack, count: int) -> list[ApiClient]:
+    """One session and token each, warmed up by one submission (not counted)."""
+    clients = [stack.client() for _ in range(count)]
+    for client in clients:
         submit(client, "bench_hello.py", gpu=2)
+    return clients
+
+
+def submission_rate(sessions: list[ApiClient], total: int) -> dict:
     counter, stop = itertools.count(), threading.Event()
 
     def client_loop(client: ApiClient) -> list[float]:
@@ -285,7 +296,7 @@ def submission_rate(stack: Stack, total: int, clients: int) -> dict:
             times.append(time.perf_counter() - started)
         return times
 
-    pool = ThreadPoolExecutor(clients)
+    pool = ThreadPoolExecutor(len(sessions))
     try:
         started = time.perf_counter()
         per_client = [f.result() for f in [pool.submit(client_loop, c) for c in sessions]]
@@ -294,7 +305,7 @@ def submission_rate(stack: Stack, total: int, clients: int) -> dict:
         stop.set()
         pool.shutdown(wait=True)
     latencies = [t for times in per_client for t in times]
-    return {"submissions": len(latencies), "clients": clients, "seconds": elapsed,
+    return {"submissions": len(latencies), "clients": len(sessions), "seconds": elapsed,
             "per_second": len(latencies) / elapsed, **stats_ms("request", latencies)}
 
 
@@ -360,20 +371,15 @@ def turnaround(stack: Stack, client: ApiClient, gaps: int) -> dict:
 
 
 def wait_slot_idle(stack: Stack, job_id: str, timeout: float = 30) -> None:
-    """Until the pool process that ran `job_id` is replaced by a fresh one: with
-    worker_max_tasks_per_child=1 each job gets a new process, and a job submitted while the
-    old one is still exiting waits for it, so it would not measure an idle slot."""
-    owner = stack.redis.get(claim_key(job_id, 1))  # "<slot>/pid<N>": N is the pool process
-    ran_in = int(owner.rsplit("/pid", 1)[1])
-    worker = stack.services["worker"].proc.pid
+    """Until the slot that ran `job_id` has finished with it (its lease reads "done"), so the
+    next job measures an idle slot rather than the tail of the previous one."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        children = child_pids(worker)
-        if children and ran_in not in children:
+        if (stack.redis.get(lease_key(job_id, 1)) or "").startswith("done|"):
             time.sleep(UP_SECONDS)
             return
         time.sleep(0.05)
-    raise TimeoutError(f"the worker did not replace pool process {ran_in} in {timeout}s")
+    raise TimeoutError(f"the slot did not finish with {job_id} in {timeout}s")
 
 
 def spawn_floor(runs: int) -> dict:
@@ -477,13 +483,6 @@ def sigterm_floor(script: Path, runs: int) -> dict:
 # Where the CPU goes
 
 
-def child_pids(pid: int) -> set[int]:
-    try:
-        return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
-    except OSError:  # a kernel without CONFIG_PROC_CHILDREN: scan /proc
-        return {child for child, _comm, fields in proc_stats() if int(fields[1]) == pid}
-
-
 def proc_stats():
     """(pid, command name, fields after the name) of every process, from /proc/<pid>/stat."""
     for entry in os.scandir("/proc"):
@@ -497,17 +496,17 @@ def proc_stats():
 
 
 def cpu_snapshot(stack: Stack) -> dict[str, float]:
-    """CPU seconds so far of each service's process group (reaped children included),
-    of redis-server (shared with whoever else uses it) and of this benchmark process."""
-    groups, redis_cpu = {}, 0.0
+    """CPU seconds so far of each service's process group (reaped children included), of the
+    redis-server process behind --redis-url (0 if not on this host; shared with whoever else
+    uses it) and of this benchmark process."""
+    groups, by_pid = {}, {}
     tick = os.sysconf("SC_CLK_TCK")
-    for _pid, comm, fields in proc_stats():  # fields[2]: pgrp; [11:15]: utime stime cutime cstime
-        seconds = sum(int(v) for v in fields[11:15]) / tick
-        groups[int(fields[2])] = groups.get(int(fields[2]), 0.0) + seconds
-        redis_cpu += seconds if comm == "redis-server" else 0.0
+    for pid, _comm, fields in proc_stats():  # fields[2]: pgrp; [11:15]: utime stime cutime cstime
+        by_pid[pid] = sum(int(v) for v in fields[11:15]) / tick
+        groups[int(fields[2])] = groups.get(int(fields[2]), 0.0) + by_pid[pid]
     snap = {name: groups.get(s.proc.pid, 0.0) for name, s in stack.services.items()}
     own = os.times()
-    return {**snap, "redis": redis_cpu, "bench": own.user + own.system}
+    return {**snap, "redis": by_pid.get(stack.redis_pid, 0.0), "bench": own.user + own.system}
 
 
 @dataclass
@@ -530,8 +529,8 @@ class Profiler:
 def run_all(stack: Stack, args) -> dict:
     profiler, client = Profiler(stack), stack.client()
     progress(f"a. {args.submissions} submissions from {args.clients} clients")
-    results = {"submit": profiler.run("a. submit", submission_rate, stack, args.submissions,
-                                      args.clients),
+    sessions = logged_in_clients(stack, args.clients)
+    results = {"submit": profiler.run("a. submit", submission_rate, sessions, args.submissions),
                "publish_floor": publish_floor(stack.env, args.submissions)}
     progress(f"b. submit → script start, {args.latency_runs} runs (+1 warm-up), then "
              f"{turnaround_gaps(args)} jobs back to back")
@@ -551,16 +550,18 @@ def run_all(stack: Stack, args) -> dict:
 
 
 def turnaround_gaps(args) -> int:
-    return max(3, args.latency_runs // 2)
+    """Each job costs the slot seconds of pool-process turnover, so fewer than in b.'s runs."""
+    return max(3, args.latency_runs // 4)
 
 
 def figure_rows(r: dict) -> list[tuple[str, str, str]]:
     s, st, e, x, sp = r["submit"], r["start"], r["epochs"], r["xadd_floor"], r["stop"]
     spawn = "python -c pass " + p50_p95(r["spawn_floor"], "spawn")
+    api_cpu_ms = r["cpu_seconds"]["a. submit"]["api"] / s["submissions"] * 1000
     return [
         (f"a. API submissions ({s['clients']} clients, {s['submissions']} jobs)",
          f"{s['per_second']:.0f}/s (request p50 {s['request_p50_ms']:.0f} ms, "
-         f"p95 {s['request_p95_ms']:.0f} ms)",
+         f"p95 {s['request_p95_ms']:.0f} ms; API CPU {api_cpu_ms:.1f} ms each)",
          f"Celery publish {r['publish_floor']['per_second']:.0f}/s (1 thread)"),
         (f"b. submit → script start, idle slot (K={st['runs']})",
          p50_p95(st, "script_start"), spawn),
@@ -591,7 +592,7 @@ def print_report(results: dict, machine: dict, command: str) -> None:
     rows = [(phase, f"{c['wall']:.1f}", *(f"{c[k]:.1f}" for k in services))
             for phase, c in results["cpu_seconds"].items()]
     print("CPU seconds during each measurement (worker includes its scripts; "
-          "redis is the whole server):")
+          "redis is the whole server process):")
     print_table(("phase", "wall s", *services), rows)
 
 

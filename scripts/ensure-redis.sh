@@ -10,7 +10,16 @@ var_dir="${TRAINQ_VAR_DIR:-./var}"
 
 answers() { (exec 3<>"/dev/tcp/$host/$port" && printf 'PING\r\n' >&3 && timeout 2 head -c 5 <&3 | grep -q PONG) 2>/dev/null; }
 
-if answers; then echo "redis: answering at $host:$port"; exit 0; fi
+warn_if_volatile() {
+  command -v redis-cli >/dev/null || return 0
+  local aof
+  aof="$(redis-cli -h "$host" -p "$port" CONFIG GET appendonly 2>/dev/null | tail -n 1)"
+  if [ "$aof" = "no" ]; then
+    echo "redis: WARNING: the Redis at $host:$port keeps no append-only log; queued jobs are lost if it restarts (set appendonly yes, maxmemory-policy noeviction)" >&2
+  fi
+}
+
+if answers; then echo "redis: answering at $host:$port"; warn_if_volatile; exit 0; fi
 case "$host" in 127.0.0.1|localhost|::1) ;; *)
   echo "redis: nothing answers at $host:$port and it is not this machine; start it there or set TRAINQ_REDIS_URL" >&2; exit 1;;
 esac

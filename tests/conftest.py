@@ -4,16 +4,14 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import uuid
 from pathlib import Path
 
 import pytest
 import redis as redis_lib
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from config.settings import Settings
 from tests.support.client import ApiClient
+from tests.support.databases import fresh_database
 from tests.support.receiver import WebhookReceiver
 from tests.support.stack import Service, free_port, start_api, start_worker, trainq
 
@@ -44,19 +42,8 @@ def redis_client():
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
-    if os.environ.get("TRAINQ_TEST_DB", "sqlite") != "postgres":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'trainq.db'}"
-        return
-    admin_url = os.environ.get("TRAINQ_TEST_POSTGRES_URL",
-                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    name = f"trainq_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -87,6 +74,8 @@ def stack_env(tmp_path_factory, database_url, script_root, receiver, redis_clien
         "TRAINQ_ADMIN_PASSWORD": ADMIN_PASSWORD, "TRAINQ_API_PORT": str(free_port()),
         "TRAINQ_STOP_GRACE_SECONDS": "2", "TRAINQ_HEARTBEAT_SECONDS": "1",
         "TRAINQ_LOG_LEVEL": "INFO", "TRAINQ_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        # The test receivers listen on loopback, which webhooks may not reach by default.
+        "TRAINQ_NOTIFY_ALLOW_CIDRS": "127.0.0.0/8",
     })
     return env
 

@@ -1,7 +1,9 @@
 """Every validation rule of job submission answers 400 with a message on the field at fault."""
 from __future__ import annotations
 
+import json
 import os
+import re
 
 import pytest
 import requests
@@ -44,6 +46,21 @@ BAD_BODIES = [
     ("notify_url", {"notify_url": "ftp://example.com"}, "Not a valid URL"),
     ("max_running_time_ms", {"max_running_time_ms": 10}, "must be 1000 ms"),
     ("workspace_id", {"workspace_id": "456"}, "must be a whole number"),
+    ("workspace_id", {"workspace_id": True}, "must be a whole number"),
+    ("script_path", {"script_path": "x" * 300 + ".py"}, "cannot be used"),
+    ("memory", {"memory": 2**63}, "greater than 0"),
+    ("gpu", {"gpu": 1.0}, "must be a whole number"),
+    ("gpu", {"gpu": 1025}, "must be 0 or more"),
+    ("name", {"name": None}, "Field may not be null"),
+    ("args", {"args": ["x"] * 257}, "Longer than maximum length 256"),
+    ("envs", {"envs": {"A-B": "x"}}, "not a valid variable name"),
+    ("envs", {"envs": {"TRAINQ_SECRET_KEY": "x"}}, "cannot be overridden"),
+    ("notify_url", {"notify_url": "http://u:p@example.com/"}, "credentials"),
+    ("external_id", {"external_id": "x" * 201}, "Length must be between"),
+    ("status", {"status": "queued"}, "unknown field"),
+    ("created_by", {"created_by": 1}, "unknown field"),
+    ("owner", {"owner": "admin"}, "unknown field"),
+    ("queue", {"queue": "train.gpu.p10"}, "unknown field"),
 ]
 
 
@@ -123,3 +140,38 @@ def test_openapi_document_lists_every_route(stack):
             "/api/v1/training/jobs/{job_id}/stop", "/api/v1/training/jobs/{job_id}/logs",
             "/api/v1/training/jobs/{job_id}/metrics", "/auth/token", "/healthz"} <= set(paths)
     assert "bearerAuth" in spec["components"]["securitySchemes"]
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(api):
+    for body in ("[" * 100_000, '{"a":' * 50_000 + "1" + "}" * 50_000):
+        response = api.request("POST", "/api/v1/training/jobs", data=body,
+                               headers={"Content-Type": "application/json"})
+        assert response.status_code in (400, 413), response.status_code
+
+
+def test_every_route_of_the_app_is_in_the_openapi_document(settings, migrated):
+    """No undocumented route (OWASP API9): the document is what schemathesis checks."""
+    from app import create_app
+
+    app = create_app(settings)
+    spec = app.test_client().get("/openapi.json").get_json()
+    documented = {(re.sub(r"\{[^}]+\}", "{}", path), method.upper())
+                  for path, ops in spec["paths"].items() for method in ops}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in ("static", "api-docs.openapi_json"):
+            continue
+        path = re.sub(r"<[^>]+>", "{}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert (path, method) in documented, (rule.rule, method)
+
+
+@pytest.mark.parametrize("raw, field", [
+    ('"memory": 1e309', "memory"), ('"memory": 1073741824.0', "memory"),
+    ('"args": [1, 2]', "args"), ('"envs": {"A": 1}', "envs"), ('"envs": ["A"]', "envs"),
+    ('"args": [["nested"]]', "args"),
+])
+def test_wrong_json_types_are_refused(api, raw, field):
+    body = json.dumps({k: v for k, v in VALID_JOB.items() if k != field})[:-1] + ", " + raw + "}"
+    response = api.request("POST", "/api/v1/training/jobs", data=body,
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and field in response.json()["errors"], response.text

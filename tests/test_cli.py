@@ -41,3 +41,45 @@ def test_worker_refuses_a_pool_or_gpu_count_that_does_not_match(stack_env):
     assert wrong.returncode == 2 and "have 1 GPUs" in wrong.stderr
     bad_cpus = _run(stack_env, "worker", "--pool", "cpu", "--cpus", "a-b")
     assert bad_cpus.returncode != 0 and "--cpus takes a CPU list" in bad_cpus.stderr
+
+
+def _login(stack, name, password):
+    return requests.post(stack["base_url"] + "/auth/token", timeout=10,
+                         json={"username": name, "password": password})
+
+
+def test_users_passwd_and_delete(stack_env, stack):
+    assert _run(stack_env, "users", "create", "erin", "--password-file", "-",
+                stdin="erin-first-password\n").returncode == 0
+    token = _login(stack, "erin", "erin-first-password").json()["access_token"]
+    changed = _run(stack_env, "users", "passwd", "erin", "--password-file", "-",
+                   stdin="erin-second-password\n")
+    assert changed.returncode == 0 and "no longer work" in changed.stdout
+    me = requests.get(stack["base_url"] + "/api/v1/me", timeout=10,
+                      headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 401
+    assert _login(stack, "erin", "erin-second-password").status_code == 200
+    listed = _run(stack_env, "users", "list")
+    assert listed.returncode == 0 and "erin" in listed.stdout
+    assert _run(stack_env, "users", "delete", "erin").returncode == 0
+    assert _login(stack, "erin", "erin-second-password").status_code == 401
+    missing = _run(stack_env, "users", "delete", "erin")
+    assert missing.returncode == 1 and "no user 'erin'" in missing.stderr
+
+
+def test_workspaces_and_members(stack_env, stack):
+    created = _run(stack_env, "workspaces", "create", "nlp", "--max-gpus-per-job", "2")
+    assert created.returncode == 0 and "created workspace 'nlp'" in created.stdout
+    assert _run(stack_env, "workspaces", "create", "nlp").returncode == 1
+    listed = _run(stack_env, "workspaces", "list")
+    assert "nlp" in listed.stdout and "max_gpus_per_job=2" in listed.stdout
+    _run(stack_env, "users", "create", "frank", "--password-file", "-", stdin="frank-password\n")
+    added = _run(stack_env, "members", "add", "nlp", "frank", "--role", "manager")
+    assert added.returncode == 0 and "is a manager of workspace 'nlp'" in added.stdout
+    token = _login(stack, "frank", "frank-password").json()["access_token"]
+    me = requests.get(stack["base_url"] + "/api/v1/me", timeout=10,
+                      headers={"Authorization": f"Bearer {token}"}).json()["data"]
+    assert [w["name"] for w in me["workspaces"]] == ["nlp"]
+    assert _run(stack_env, "members", "remove", "nlp", "frank").returncode == 0
+    again = _run(stack_env, "members", "remove", "nlp", "frank")
+    assert again.returncode == 1 and "not a member" in again.stderr

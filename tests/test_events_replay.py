@@ -27,7 +27,7 @@ def job(db):
     row = Job(id=f"job-replay{time.time_ns()}", name="replay", framework="pytorch",
               script_path="x.py", cpu=1, memory=1, gpu=0, priority=5, pool="cpu",
               queue="train.cpu.p05", status="queued", attempt=1, args=[], envs={},
-              created_at=utcnow())
+              created_at=utcnow(), workspace_id=1)
     with db.write() as session:
         session.add(row)
         session.flush()

@@ -7,8 +7,12 @@ import pytest
 
 
 @pytest.fixture
-def workspace() -> int:
-    return uuid.uuid4().int % 10**9 + 1
+def workspace(api) -> int:
+    """A workspace of its own, so the listing sees only this test's jobs."""
+    created = api.request("POST", "/api/v1/admin/workspaces",
+                          json={"name": f"listing-{uuid.uuid4().hex[:10]}"})
+    assert created.status_code == 201, created.text
+    return created.json()["data"]["id"]
 
 
 def _list(api, **params):

@@ -2,22 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 import time
-from pathlib import Path
 
 import pytest
 
+from tests.support.processes import alive
+
 pytestmark = pytest.mark.e2e
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead but not yet reaped by its parent.
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
 def _stop(api, job_id):
@@ -65,7 +56,7 @@ def test_stop_running_job_kills_its_process_group(api, receiver, settings, ignor
     job_id = api.submit_ok(script_path="process_family.py", args=args)
     api.wait_status(job_id, "training")
     family = _family(settings, job_id)
-    assert _alive(family["script"]) and _alive(family["child"])
+    assert alive(family["script"]) and alive(family["child"])
     asked = time.monotonic()
     response = _stop(api, job_id)
     assert response.status_code == 200 and "stopping" in response.json()["message"]
@@ -73,7 +64,7 @@ def test_stop_running_job_kills_its_process_group(api, receiver, settings, ignor
     took = time.monotonic() - asked
     assert job["status"] == "cancelled"
     assert job["failure_message"] == "stopped by request while training"
-    assert not _alive(family["script"]) and not _alive(family["child"])
+    assert not alive(family["script"]) and not alive(family["child"])
     if ignore_term:
         assert took >= settings.stop_grace_seconds  # waited out the grace, then SIGKILL
     hooks = receiver.wait_for(job_id, lambda got: 5 in [h["body"].get("statusType") for h in got])
@@ -86,3 +77,17 @@ def test_stop_finished_job_is_a_conflict(api):
     response = _stop(api, job_id)
     assert response.status_code == 409
     assert "already completed" in response.json()["message"]
+
+
+def test_time_limit_stops_the_job_and_fails_it_naming_the_limit(api, settings, receiver):
+    job_id = api.submit_ok(script_path="process_family.py", max_running_time_ms=1500)
+    api.wait_status(job_id, "training")
+    family = _family(settings, job_id)
+    job = api.wait_terminal(job_id, timeout=30)
+    assert job["status"] == "failed"
+    assert "time limit" in job["failure_message"] and "max_running_time_ms=1500" in \
+        job["failure_message"]
+    assert job["attempts"][0]["failure_class"] == "timeout"
+    assert not alive(family["script"]) and not alive(family["child"])
+    hooks = receiver.wait_for(job_id, lambda got: 4 in [h["body"].get("statusType") for h in got])
+    assert "max_running_time_ms=1500" in hooks[-1]["body"]["failureMessage"]

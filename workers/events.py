@@ -2,10 +2,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from config.keys import EVENTS_MAXLEN, EVENTS_STREAM
+
+log = logging.getLogger(__name__)
+#: About a minute of retries (0.2 s doubling to 5 s): longer than a Redis restart takes.
+SEND_TRIES = 16
 
 
 class EventPublisher:
@@ -22,13 +29,25 @@ class EventPublisher:
         self.send_many([(kind, data)])
 
     def send_many(self, events: list[tuple[str, dict[str, Any]]]) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        for kind, data in events:
-            pipe.xadd(EVENTS_STREAM, self.entry(kind, data), maxlen=EVENTS_MAXLEN,
-                      approximate=True)
-        pipe.execute()
+        """Append in order; through a Redis blip, keep trying for a while rather than lose them."""
+        entries = [self.entry(kind, data) for kind, data in events]
+        delay = 0.2
+        for attempt in range(SEND_TRIES):
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                for entry in entries:
+                    pipe.xadd(EVENTS_STREAM, entry, maxlen=EVENTS_MAXLEN, approximate=True)
+                pipe.execute()
+                return
+            except RedisError as exc:
+                if attempt == SEND_TRIES - 1:
+                    raise
+                log.warning("sending %d events failed (%s); retrying in %.1fs", len(entries), exc,
+                            delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def finished(self, outcome: str, *, exit_code: int | None = None, message: str | None = None,
-                 failure_class: str | None = None) -> None:
+                 failure_class: str | None = None, exit_signal: str | None = None) -> None:
         self.send("finished", {"outcome": outcome, "exit_code": exit_code, "message": message,
-                               "failure_class": failure_class})
+                               "failure_class": failure_class, "exit_signal": exit_signal})

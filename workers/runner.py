@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from redis import exceptions as redis_errors
 
 from app.services.scripts import ScriptPathError, resolve_script
 from config.settings import Settings
@@ -41,16 +44,17 @@ class AttemptRun:
 
 def run_attempt(run: AttemptRun, redis) -> str:
     """The attempt's outcome, or 'skipped' when another delivery owns it or it was cancelled."""
-    taken = claims.claim(redis, run.job_id, run.attempt, run.owner, run.settings.lease_seconds)
+    taken = claims.claim(redis, run.job_id, run.attempt, run.owner)
     if taken != claims.CLAIMED:
-        log.info("%s attempt %s skipped (%s)", run.job_id, run.attempt,
-                 "cancelled" if taken == claims.CANCELLED else "already claimed")
+        log.info("%s attempt %s skipped: %s", run.job_id, run.attempt, _SKIP_REASON[taken])
         return "skipped"
-    events = EventPublisher(redis, run.job_id, run.attempt)
-    try:
-        return _run_claimed(run, redis, events)
-    finally:
-        claims.release_lease(redis, run.job_id, run.attempt)
+    outcome = _run_claimed(run, redis, EventPublisher(redis, run.job_id, run.attempt))
+    claims.mark_done(redis, run.job_id, run.attempt)
+    return outcome
+
+
+_SKIP_REASON = {claims.DUPLICATE: "already claimed (a second delivery of the same attempt)",
+                claims.CANCELLED: "the job was stopped", claims.SUPERSEDED: "a newer attempt exists"}
 
 
 def _run_claimed(run: AttemptRun, redis, events: EventPublisher) -> str:
@@ -66,9 +70,12 @@ def _run_claimed(run: AttemptRun, redis, events: EventPublisher) -> str:
     reason = _supervise(run, redis, proc)
     reap_group(proc)  # also kills anything the script left behind in its group
     shipper.join()
-    outcome, message, failure_class = _outcome(run, reason, proc.returncode, shipper)
+    if reason == "superseded":
+        log.warning("%s attempt %s was superseded; its script was stopped", run.job_id, run.attempt)
+        return "superseded"  # the control plane already decided; events of this attempt are moot
+    outcome, message, failure_class = classify_exit(run, reason, proc.returncode, shipper)
     events.finished(outcome, exit_code=proc.returncode, message=message,
-                    failure_class=failure_class)
+                    failure_class=failure_class, exit_signal=signal_name(proc.returncode))
     return outcome
 
 
@@ -103,21 +110,17 @@ def _script_env(run: AttemptRun, dirs: dict[str, Path]) -> dict[str, str]:
 
 
 def _supervise(run: AttemptRun, redis, proc: subprocess.Popen) -> str:
-    """Wait for the script; 'exited', 'cancelled' or 'timeout' says why waiting ended."""
+    """Wait for the script; 'exited', 'cancelled', 'timeout' or 'superseded' says why it ended."""
     limit_ms = run.spec.get("max_running_time_ms")
     deadline = time.monotonic() + limit_ms / 1000 if limit_ms else None
     next_beat = 0.0
     while proc.poll() is None:
-        now = time.monotonic()
-        if now >= next_beat:
-            claims.renew_lease(redis, run.job_id, run.attempt, run.owner, run.settings.lease_seconds)
-            next_beat = now + run.settings.heartbeat_seconds
-        if run.stop_flag["set"] or claims.is_cancelled(redis, run.job_id):
+        reason = _reason_to_stop(run, redis, deadline, next_beat)
+        if reason == "beat":
+            next_beat = time.monotonic() + run.settings.heartbeat_seconds
+        elif reason:
             stop_group(proc, run.settings.stop_grace_seconds)
-            return "cancelled"
-        if deadline is not None and now >= deadline:
-            stop_group(proc, run.settings.stop_grace_seconds)
-            return "timeout"
+            return reason
         try:
             proc.wait(timeout=CANCEL_POLL_SECONDS)
         except subprocess.TimeoutExpired:
@@ -125,15 +128,51 @@ def _supervise(run: AttemptRun, redis, proc: subprocess.Popen) -> str:
     return "exited"
 
 
-def _outcome(run: AttemptRun, reason: str, code: int, shipper: OutputShipper):
+def _reason_to_stop(run: AttemptRun, redis, deadline: float | None, next_beat: float) -> str | None:
+    now = time.monotonic()
+    if now >= next_beat:
+        try:
+            if not claims.heartbeat(redis, run.job_id, run.attempt, run.owner):
+                return "superseded"
+        except redis_errors.RedisError as exc:  # keep training through a broker blip
+            log.warning("heartbeat for %s failed: %s", run.job_id, exc)
+        return "beat"
+    if run.stop_flag["set"] or _cancel_requested(redis, run.job_id):
+        return "cancelled"
+    if deadline is not None and now >= deadline:
+        return "timeout"
+    return None
+
+
+def _cancel_requested(redis, job_id: str) -> bool:
+    try:
+        return claims.is_cancelled(redis, job_id)
+    except redis_errors.RedisError:
+        return False
+
+
+#: Lines in a script's last stderr that mean it ran out of memory (host or GPU).
+_OOM_MARKERS = ("MemoryError", "CUDA out of memory", "OutOfMemoryError", "ResourceExhaustedError")
+
+
+def classify_exit(run: AttemptRun, reason: str, code: int, shipper: OutputShipper):
+    """(outcome, message, failure class) of an attempt whose script has exited."""
     if reason == "cancelled":
         return "cancelled", "stopped by request while training", "cancelled"
     if reason == "timeout":
         limit = run.spec["max_running_time_ms"]
-        return "failed", f"stopped: the job hit its time limit (max_running_time_ms={limit})", \
-            "timeout"
+        return ("failed", f"stopped: the job hit its time limit (max_running_time_ms={limit})",
+                "timeout")
     if code == 0:
         return "completed", None, None
     tail = shipper.stderr_message()
-    message = f"the script {describe_exit(code)}" + (f": {tail}" if tail else "")
-    return "failed", message[-500:], "killed_by_signal" if code < 0 else "user_error"
+    message = (f"the script {describe_exit(code)}" + (f": {tail}" if tail else ""))[-500:]
+    if code == -signal.SIGKILL or any(marker in tail for marker in _OOM_MARKERS):
+        # Nobody here sent SIGKILL: on Linux that is almost always the out-of-memory killer.
+        hint = " (killed by SIGKILL: most likely out of memory)" if code == -signal.SIGKILL else ""
+        return "failed", (message + hint)[-500:], "out_of_memory"
+    return "failed", message, "killed_by_signal" if code < 0 else "user_error"
+
+
+def signal_name(code: int | None) -> str | None:
+    return signal.Signals(-code).name if code is not None and code < 0 else None

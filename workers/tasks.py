@@ -11,7 +11,6 @@ from workers.runner import AttemptRun, run_attempt
 from workers.slot import Slot
 
 
-
 @lru_cache(maxsize=1)
 def _redis(url: str) -> redis_lib.Redis:
     # socket_timeout above any blocking call we make; events and claims are short commands.
@@ -27,5 +26,8 @@ def register_tasks(app) -> None:
         run = AttemptRun(job_id, int(attempt), spec, Slot.from_env(), settings)
         # revoke(terminate=True) sends SIGTERM to this pool process: turn it into a clean stop
         # of the script's group instead of leaving the script orphaned.
-        signal.signal(signal.SIGTERM, lambda *_: run.stop_flag.__setitem__("set", True))
-        return run_attempt(run, _redis(settings.redis_url))
+        previous = signal.signal(signal.SIGTERM, lambda *_: run.stop_flag.__setitem__("set", True))
+        try:
+            return run_attempt(run, _redis(settings.redis_url))
+        finally:
+            signal.signal(signal.SIGTERM, previous)  # between jobs, the pool's own handling

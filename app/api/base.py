@@ -1,10 +1,12 @@
 """Shared API pieces: the {code, message, data} envelope, strict fields, 400 on bad input."""
 from __future__ import annotations
 
+import json
+from http import HTTPStatus
 from typing import Any
 
 import flask_smorest
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validate
 from webargs.flaskparser import FlaskParser
 
 
@@ -12,6 +14,13 @@ class StrictParser(FlaskParser):
     """Invalid input is a 400 (DESIGN §3), not webargs' default 422."""
 
     DEFAULT_VALIDATION_STATUS = 400
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            # json.loads recurses once per nesting level: 100000 '[' must be a 400, not a 500.
+            raise json.JSONDecodeError("the JSON is nested too deeply", "", 0) from None
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -30,6 +39,15 @@ class StrictInt(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class StrictBool(fields.Boolean):
+    """A JSON true or false: "true", 1 and "yes" are refused."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("must be true or false (a JSON boolean)")
+        return value
+
+
 class StrictSchema(Schema):
     """Refuses unknown fields and says which ones it accepts."""
 
@@ -40,6 +58,20 @@ class StrictSchema(Schema):
             if problems == ["Unknown field."]:
                 messages[name] = [f"unknown field; accepted fields are: {accepted}"]
         raise error
+
+
+class PageArgsSchema(StrictSchema):
+    """?page=&page_size= of a listing; page_size is capped so one request stays cheap."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+
+
+def page_data(page) -> dict[str, Any]:
+    """A services Page as the API answers it: {items, pagination}."""
+    return {"items": page.items, "pagination": {
+        "page": page.page, "page_size": page.page_size, "total": page.total,
+        "total_pages": page.total_pages}}
 
 
 class PaginationSchema(Schema):
@@ -68,6 +100,22 @@ def envelope(data: fields.Field | type[Schema] | None, name: str) -> type[Schema
                  "message": fields.String(), "data": data or fields.Raw(allow_none=True)}
         _ENVELOPES[name] = Schema.from_dict(attrs, name=name)
     return _ENVELOPES[name]
+
+
+def errors(blp: Blueprint, *codes: int):
+    """Document the error responses (the error envelope) an operation can answer, so clients
+    and schema checkers know them; 400 from @arguments is documented by flask-smorest."""
+    def decorator(func):
+        for code in codes:
+            func = blp.alt_response(code, response=HTTPStatus(code).name)(func)
+        return func
+    return decorator
+
+
+#: Errors every authenticated operation can answer.
+AUTH_ERRORS = (401,)
+#: Errors of an operation with a JSON body.
+BODY_ERRORS = (400, 413, 415)
 
 
 def ok(data: Any = None, message: str = "success") -> dict[str, Any]:

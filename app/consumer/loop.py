@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import threading
 import time
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -13,14 +15,15 @@ from sqlalchemy.exc import OperationalError
 from app.consumer.stream import EventStream, stream_client
 from app.domain.status import JobStatus
 from app.models import Job
+from app.consumer.reaper import Reaper
+from app.models.base import utcnow
 from app.services.events import apply_event
-from app.services.publishing import publish_attempt
+from app.services.publishing import message_lost, publish_attempt
 
 log = logging.getLogger(__name__)
 
-ABANDONED_AFTER_MS = 60_000
-RECONCILE_EVERY_SECONDS = 10
 UNPUBLISHED_GRACE_SECONDS = 5
+RECONCILE_BATCH = 500
 MAX_BACKOFF_SECONDS = 30
 
 
@@ -28,9 +31,11 @@ class Consumer:
     def __init__(self, runtime, name: str | None = None):
         self.runtime = runtime
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
-        self.stream = EventStream(stream_client(runtime.settings.redis_url), self.name)
+        redis = stream_client(runtime.settings.redis_url)
+        self.stream = EventStream(redis, self.name)
+        self.reaper = Reaper(runtime, redis)
         self.stopping = threading.Event()
-        self._last_reconcile = 0.0
+        self._last_sweep = 0.0
 
     def run(self) -> None:
         """Until stop(): reconnects with capped, jittered backoff when Redis or the DB fails."""
@@ -44,7 +49,7 @@ class Consumer:
             except Exception:
                 failures += 1
                 self.stream.restart()  # re-read what was delivered but not acknowledged
-                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** failures) * (0.5 + os.urandom(1)[0] / 510)
+                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** failures) * random.uniform(0.5, 1)
                 log.exception("consumer loop failed; retrying in %.1fs", delay)
                 self.stopping.wait(delay)
 
@@ -53,10 +58,11 @@ class Consumer:
 
     def step(self) -> int:
         """One read-apply-ack round; returns how many entries it applied."""
-        entries = self.stream.read() or self.stream.claim_abandoned(ABANDONED_AFTER_MS)
+        idle_ms = int(self.runtime.settings.consumer_claim_idle_seconds * 1000)
+        entries = self.stream.read() or self.stream.claim_abandoned(idle_ms)
         if entries:
             self.apply(entries)
-        self._maybe_reconcile()
+        self._maybe_sweep()
         return len(entries)
 
     def apply(self, entries) -> None:
@@ -82,18 +88,30 @@ class Consumer:
                 # A poison entry is logged and acknowledged so it cannot block the stream.
                 log.exception("dropping event %s that cannot be applied: %r", entry_id, event)
 
-    def _maybe_reconcile(self) -> None:
-        if time.monotonic() - self._last_reconcile < RECONCILE_EVERY_SECONDS:
+    def _maybe_sweep(self) -> None:
+        """Every reaper period: lost workers first, then messages that never reached a queue."""
+        if time.monotonic() - self._last_sweep < self.runtime.settings.reaper_interval_seconds:
             return
-        self._last_reconcile = time.monotonic()
+        self._last_sweep = time.monotonic()
+        self.reaper.run_once()
         republish_unpublished(self.runtime)
 
 
 def republish_unpublished(runtime) -> int:
-    """Publish queued jobs whose message never reached the broker (the API lost Redis mid-way)."""
-    cutoff = time.time() - UNPUBLISHED_GRACE_SECONDS
+    """Publish queued jobs whose message never reached the broker (the API lost Redis mid-way,
+    a retry waiting out its interval) or whose message the broker lost (flush, restart without
+    persistence). A message sent twice still runs once: the attempt's claim decides."""
+    now = utcnow()
     with runtime.db.read() as session:
-        jobs = [job for job in session.scalars(
-            select(Job).where(Job.status == JobStatus.QUEUED.value, Job.published_at.is_(None))
-            .order_by(Job.created_at).limit(100)) if job.created_at.timestamp() < cutoff]
-    return sum(publish_attempt(runtime, job) for job in jobs)
+        jobs = session.scalars(select(Job).where(Job.status == JobStatus.QUEUED.value)
+                               .order_by(Job.created_at).limit(RECONCILE_BATCH)).all()
+    due = [job for job in jobs if _needs_publish(runtime, job, now)]
+    return sum(publish_attempt(runtime, job) for job in due)
+
+
+def _needs_publish(runtime, job: Job, now) -> bool:
+    if job.published_at is None:
+        fresh = now - job.created_at < timedelta(seconds=UNPUBLISHED_GRACE_SECONDS)
+        waiting = job.not_before is not None and job.not_before > now
+        return not fresh and not waiting
+    return message_lost(runtime.redis, job)

@@ -1,9 +1,11 @@
 """SQLAlchemy 2.x typed models, one module per aggregate; imported here so metadata is complete."""
 from app.models.base import Base
+from app.models.idempotency import IdempotencyKey
 from app.models.job import Job, JobAttempt, JobTransition
 from app.models.telemetry import JobLogLine, JobMetric
 from app.models.user import User
 from app.models.webhook import WebhookDelivery
+from app.models.workspace import Membership, RevokedToken, Workspace
 
-__all__ = ["Base", "Job", "JobAttempt", "JobTransition", "JobLogLine", "JobMetric", "User",
-           "WebhookDelivery"]
+__all__ = ["Base", "IdempotencyKey", "Job", "JobAttempt", "JobTransition", "JobLogLine",
+           "JobMetric", "Membership", "RevokedToken", "User", "WebhookDelivery", "Workspace"]

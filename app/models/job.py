@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, utcnow
@@ -16,7 +16,9 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[Optional[str]] = mapped_column(Text)
-    workspace_id: Mapped[Optional[int]] = mapped_column(BigInteger, index=True)
+    #: Who may see the job: members of this workspace (RESTRICT: a workspace with jobs stays).
+    workspace_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("workspaces.id", ondelete="RESTRICT"), index=True)
     framework: Mapped[str] = mapped_column(String(20))
     script_path: Mapped[str] = mapped_column(String(1024))
     args: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -42,6 +44,12 @@ class Job(Base):
     stop_requested_at: Mapped[Optional[datetime]]
     #: When the Celery message for the current attempt reached the broker; NULL = not yet.
     published_at: Mapped[Optional[datetime]]
+    #: A retried attempt is published no earlier than this (fault_tolerance_retry_interval_sec).
+    not_before: Mapped[Optional[datetime]]
+    #: Retry the job as a new attempt when its worker is lost (seed 004's fault tolerance).
+    auto_fault_tolerance: Mapped[bool] = mapped_column(Boolean, default=True)
+    fault_tolerance_max_retry: Mapped[int] = mapped_column(Integer, default=2)
+    fault_tolerance_retry_interval_sec: Mapped[int] = mapped_column(Integer, default=5)
 
     transitions: Mapped[list["JobTransition"]] = relationship(
         back_populates="job", order_by="JobTransition.id", cascade="all, delete-orphan",
@@ -90,7 +98,9 @@ class JobAttempt(Base):
     started_at: Mapped[Optional[datetime]]
     finished_at: Mapped[Optional[datetime]]
     exit_code: Mapped[Optional[int]] = mapped_column(Integer)
+    exit_signal: Mapped[Optional[str]] = mapped_column(String(16))
     failure_class: Mapped[Optional[str]] = mapped_column(String(32))
+    message: Mapped[Optional[str]] = mapped_column(Text)
 
     job: Mapped[Job] = relationship(back_populates="attempts")
 

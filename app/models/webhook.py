@@ -33,5 +33,9 @@ class WebhookDelivery(Base):
     last_error: Mapped[Optional[str]] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[Optional[datetime]]
+    #: Retries stop here and the delivery is marked dead; a redelivery moves it forward.
+    expires_at: Mapped[Optional[datetime]]
+    #: A dispatcher sending it holds it until then, so two dispatchers never send it twice.
+    locked_until: Mapped[Optional[datetime]]
 
     __table_args__ = (Index("ix_webhook_deliveries_state_job", "state", "job_id", "id"),)

@@ -68,8 +68,8 @@ def _log(session, job: Job, data, at: datetime, notify_url: str) -> None:
 def _finished(session, job: Job, data, at: datetime, notify_url: str) -> None:
     attempt = _attempt_row(session, job)
     attempt.finished_at = at
-    attempt.exit_code = data.get("exit_code")
-    attempt.failure_class = data.get("failure_class")
+    attempt.exit_code, attempt.exit_signal = data.get("exit_code"), data.get("exit_signal")
+    attempt.failure_class, attempt.message = data.get("failure_class"), data.get("message")
     status = OUTCOME_STATUS[data["outcome"]]
     transition(session, job, status, attempt=job.attempt, notify_url=notify_url,
                message=data.get("message"), at=at)

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from app.errors import NotFound
 from app.models import Job, JobLogLine, JobMetric
+from app.services import access
 
 
 @dataclass
@@ -22,8 +23,10 @@ class Page:
         return math.ceil(self.total / self.page_size) if self.total else 0
 
 
-def list_jobs(session, *, page: int, page_size: int, status=None, workspace_id=None) -> Page:
-    query = select(Job)
+def list_jobs(session, *, user, page: int, page_size: int, status=None,
+              workspace_id=None) -> Page:
+    """A page of the jobs `user` may see; the filters only narrow that further."""
+    query = access.visible_jobs(select(Job), user)
     if status is not None:
         query = query.where(Job.status == status.value)
     if workspace_id is not None:

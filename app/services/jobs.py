@@ -6,14 +6,18 @@ from typing import Any
 
 import redis as redis_lib
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.domain.status import JobStatus
 from app.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from app.models import Job
 from app.models.base import utcnow
+from app.services import access, idempotency
+from app.services.quotas import check_quotas
 from app.services.publishing import publish_attempt
 from app.services.scripts import ScriptPathError, relative_script
 from app.services.transitions import record_creation, transition
+from app.webhooks.address import AddressRefused, check_url
 from config.keys import cancel_key
 from config.pools import pool_for
 from config.queues import DEFAULT_PRIORITY, queue_name
@@ -26,23 +30,58 @@ def new_job_id() -> str:
     return f"job-{secrets.token_hex(8)}"
 
 
-def submit_job(runtime, data: dict[str, Any], user_id: int | None) -> Job:
-    """Validate against this deployment, record the job as queued, then publish it."""
-    settings = runtime.settings
-    script, pool = _check_placement(settings, data)
+def submit_job(runtime, data: dict[str, Any], user_id: int | None,
+               idempotency_key: str | None = None) -> tuple[Job, bool]:
+    """Validate against this deployment, record the job as queued, then publish it.
+
+    Returns (job, replayed): replayed is True when the Idempotency-Key named an earlier job."""
+    if idempotency_key is not None:
+        replayed = _replay(runtime, user_id, idempotency_key, data)
+        if replayed is not None:
+            return replayed, True
+    job = _new_job(runtime.settings, data, user_id)
     _require_redis(runtime)
-    job = Job(id=new_job_id(), status=JobStatus.QUEUED.value, attempt=1, script_path=script,
-              pool=pool.name, created_by=user_id, created_at=utcnow(),
-              priority=data.get("priority", DEFAULT_PRIORITY), **_copied_fields(data))
-    job.queue = queue_name(pool.name, job.priority)
-    with runtime.db.write() as session:
-        session.add(job)
-        session.flush()
-        record_creation(session, job, settings.notify_url)
+    try:
+        with runtime.db.write() as session:
+            _place_in_workspace(session, job, user_id, data)
+            session.add(job)
+            session.flush()
+            record_creation(session, job, runtime.settings.notify_url)
+            if idempotency_key is not None:
+                idempotency.remember(session, user_id, idempotency_key,
+                                     idempotency.request_hash(data), job.id)
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        return _replay(runtime, user_id, idempotency_key, data), True  # a concurrent twin won
     # Published after commit so a worker never sees a job the database does not have. If the
     # broker fails right here, the job stays unpublished and the consumer's reconciler sends it.
     publish_attempt(runtime, job)
+    return job, False
+
+
+def _new_job(settings, data: dict[str, Any], user_id: int | None) -> Job:
+    script, pool = _check_placement(settings, data)
+    job = Job(id=new_job_id(), status=JobStatus.QUEUED.value, attempt=1, script_path=script,
+              pool=pool.name, created_by=user_id, created_at=utcnow(),
+              priority=data.get("priority", DEFAULT_PRIORITY), **_copied_fields(data, settings))
+    job.queue = queue_name(pool.name, job.priority)
     return job
+
+
+def _place_in_workspace(session, job: Job, user_id: int | None, data: dict[str, Any]) -> None:
+    """The caller must manage the job's workspace, and the job must fit the workspace's limits
+    (checked in the transaction that records it, so a burst cannot overshoot them)."""
+    workspace = access.submit_workspace(session, user_id, data.get("workspace_id"))
+    check_quotas(session, workspace, job.gpu)
+    job.workspace_id = workspace.id
+
+
+def _replay(runtime, user_id, key: str, data) -> Job | None:
+    idempotency.check_key(key)
+    with runtime.db.read() as session:
+        job_id = idempotency.find_replay(session, user_id, key, idempotency.request_hash(data))
+        return session.get(Job, job_id) if job_id else None
 
 
 def stop_job(runtime, job_id: str) -> tuple[Job, str]:
@@ -82,6 +121,11 @@ def _check_placement(settings, data: dict[str, Any]):
     pool = pool_for(settings.pools, data["gpu"], data.get("pool"))
     if pool is None:
         errors.setdefault(*_pool_error(settings, data))
+    if data.get("notify_url"):
+        try:  # checked again when each webhook is sent: DNS answers change
+            check_url(data["notify_url"], settings.notify_allow_cidrs)
+        except AddressRefused as exc:
+            errors["notify_url"] = [str(exc)]
     if errors:
         raise InvalidInput(errors=errors)
     return script, pool
@@ -98,12 +142,17 @@ def _pool_error(settings, data) -> tuple[str, list[str]]:
     return "gpu", [f"{data['gpu']} GPUs do not fit {where}; ask for fewer GPUs"]
 
 
-def _copied_fields(data: dict[str, Any]) -> dict[str, Any]:
+def _copied_fields(data: dict[str, Any], settings) -> dict[str, Any]:
     names = ("name", "description", "workspace_id", "framework", "dataset_id", "cpu", "memory",
              "gpu", "max_running_time_ms", "notify_url", "external_id")
     fields = {name: data.get(name) for name in names}
     fields["args"] = list(data.get("args") or [])
     fields["envs"] = dict(data.get("envs") or {})
+    fields["auto_fault_tolerance"] = data.get("auto_fault_tolerance", True)
+    fields["fault_tolerance_max_retry"] = data.get("fault_tolerance_max_retry",
+                                                   settings.max_retries)
+    fields["fault_tolerance_retry_interval_sec"] = data.get(
+        "fault_tolerance_retry_interval_sec", settings.retry_interval_seconds)
     return fields
 
 

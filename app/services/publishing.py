@@ -7,6 +7,7 @@ from sqlalchemy import update
 
 from app.models import Job
 from app.models.base import utcnow
+from config.keys import claim_key, published_key
 from config.queues import RUN_JOB_TASK
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,9 @@ def task_id(job_id: str, attempt: int) -> str:
 def publish_attempt(runtime, job: Job) -> bool:
     """Send the attempt's message to its queue, then mark the job published. False on failure."""
     try:
+        # The marker lives beside the message: if Redis loses its data, both go together.
+        runtime.redis.set(published_key(job.id, job.attempt), "1",
+                          ex=runtime.settings.visibility_timeout_seconds)
         runtime.celery.send_task(
             RUN_JOB_TASK, kwargs={"job_id": job.id, "attempt": job.attempt,
                                   "spec": job.task_spec()},
@@ -31,3 +35,12 @@ def publish_attempt(runtime, job: Job) -> bool:
         session.execute(update(Job).where(Job.id == job.id, Job.attempt == job.attempt)
                         .values(published_at=utcnow()))
     return True
+
+
+def message_lost(redis, job: Job) -> bool:
+    """A published, unclaimed attempt whose marker is gone: the broker lost the message."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.exists(published_key(job.id, job.attempt))
+    pipe.exists(claim_key(job.id, job.attempt))
+    marker, claimed = pipe.execute()
+    return not marker and not claimed

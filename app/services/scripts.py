@@ -14,12 +14,16 @@ def resolve_script(root: Path, script_path: str) -> Path:
         raise ScriptPathError("script_path contains a NUL byte")
     root = root.resolve()
     candidate = Path(script_path)
-    real = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    try:
+        real = (candidate if candidate.is_absolute() else root / candidate).resolve()
+        is_file = real.is_file()
+    except (OSError, RuntimeError) as exc:  # a name too long, a link loop (RuntimeError on 3.11)
+        raise ScriptPathError(f"script_path cannot be used ({exc})") from None
     if real != root and root not in real.parents:
         raise ScriptPathError(
             f"script_path must be inside the script root {root} (after following links); "
             f"put the script there or ask an operator to change TRAINQ_SCRIPT_ROOT")
-    if not real.is_file():
+    if not is_file:
         raise ScriptPathError(f"no script at {real}; check the path (relative paths start at {root})")
     return real
 

@@ -7,13 +7,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 
 from app.models import WebhookDelivery
 from app.models.base import utcnow
 from app.models.webhook import DeliveryState
 from app.webhooks.sender import Outcome, send
+from app.webhooks.transport import guarded_session
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,8 @@ class Dispatcher:
         self.stopping = threading.Event()
         self.in_flight: set[str] = set()
         self.lock = threading.Lock()
-        self.http = requests.Session()
-        self.http.trust_env = False  # a proxy from the environment must not see the payloads
+        # Connects only to addresses the SSRF rule accepts, checked at connect time; no proxy.
+        self.http = guarded_session(self.settings.notify_allow_cidrs)
         self.pool = ThreadPoolExecutor(self.settings.webhook_concurrency,
                                        thread_name_prefix="webhook")
 
@@ -62,16 +62,35 @@ class Dispatcher:
         return len(due)
 
     def _due_heads(self) -> list[WebhookDelivery]:
+        """Each job's oldest pending delivery, if due and not held by another dispatcher."""
         with self.lock:
             busy = set(self.in_flight)
         heads = (select(func.min(WebhookDelivery.id))
                  .where(WebhookDelivery.state == DeliveryState.PENDING.value)
                  .group_by(WebhookDelivery.job_id))
+        now = utcnow()
         with self.runtime.db.read() as session:
             rows = session.scalars(select(WebhookDelivery).where(
-                WebhookDelivery.id.in_(heads), WebhookDelivery.next_attempt_at <= utcnow())
+                WebhookDelivery.id.in_(heads), WebhookDelivery.next_attempt_at <= now)
                 .order_by(WebhookDelivery.id).limit(200)).all()
-        return [row for row in rows if row.job_id not in busy]
+        free = [row for row in rows if row.job_id not in busy]
+        return self._lock(free) if free else []
+
+    def _lock(self, rows: list[WebhookDelivery]) -> list[WebhookDelivery]:
+        """Take each row with a compare-and-set, so two consumer processes never both send it."""
+        now = utcnow()
+        hold = now + timedelta(seconds=self.settings.webhook_timeout_seconds + 30)
+        taken = []
+        with self.runtime.db.write() as session:
+            for row in rows:
+                result = session.execute(update(WebhookDelivery).where(
+                    WebhookDelivery.id == row.id,
+                    WebhookDelivery.state == DeliveryState.PENDING.value,
+                    or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now))
+                    .values(locked_until=hold))
+                if result.rowcount == 1:
+                    taken.append(row)
+        return taken
 
     def _deliver(self, delivery: WebhookDelivery) -> None:
         try:
@@ -92,11 +111,17 @@ class Dispatcher:
                 return
             row.attempts += 1
             row.last_status_code, row.last_error = outcome.status_code, outcome.error
+            row.locked_until = None
             if outcome.delivered:
                 row.state, row.delivered_at = DeliveryState.DELIVERED.value, utcnow()
-            elif utcnow() - row.created_at > timedelta(seconds=self.settings.webhook_max_age_seconds):
+            elif outcome.gone or utcnow() >= self._expiry(row):
                 row.state = DeliveryState.DEAD.value
                 log.warning("webhook %s to %s is dead after %d attempts: %s", row.event_id,
                             row.url, row.attempts, outcome.error)
             else:
-                row.next_attempt_at = utcnow() + timedelta(seconds=backoff_seconds(row.attempts))
+                wait = max(backoff_seconds(row.attempts), outcome.retry_after or 0)
+                row.next_attempt_at = utcnow() + timedelta(seconds=wait)
+
+    def _expiry(self, row: WebhookDelivery):
+        return row.expires_at or row.created_at + timedelta(
+            seconds=self.settings.webhook_max_age_seconds)

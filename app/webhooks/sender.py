@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import requests
 
+from app.webhooks.address import AddressRefused, check_url_form
+
 USER_AGENT = "trainq-webhooks/1"
 
 
@@ -18,6 +20,13 @@ class Outcome:
     delivered: bool
     status_code: int | None = None
     error: str | None = None
+    #: Seconds the receiver asked us to wait (Retry-After on 429/503).
+    retry_after: float | None = None
+
+    @property
+    def gone(self) -> bool:
+        """410 Gone: the receiver says this endpoint will never accept it (Standard Webhooks)."""
+        return self.status_code == 410
 
 
 def signature(secret: str, event_id: str, timestamp: str, body: str) -> str:
@@ -35,9 +44,13 @@ def send(session: requests.Session, url: str, event_id: str, payload: dict, *, t
     if secret:
         headers["webhook-signature"] = signature(secret, event_id, timestamp, body)
     try:
+        check_url_form(url)
         # Redirects are not followed: a redirect could point the body at an internal address.
+        # The session (transport.guarded_session) checks the address it connects to.
         response = session.post(url, data=body.encode(), headers=headers, timeout=timeout,
                                 allow_redirects=False)
+    except AddressRefused as exc:
+        return Outcome(False, error=f"not sent: {exc}"[:1000])
     except requests.RequestException as exc:
         return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:1000])
     return _judge(response)
@@ -46,7 +59,7 @@ def send(session: requests.Session, url: str, event_id: str, payload: dict, *, t
 def _judge(response: requests.Response) -> Outcome:
     if not 200 <= response.status_code < 300:
         return Outcome(False, response.status_code, f"HTTP {response.status_code}: "
-                       f"{response.text[:300]}")
+                       f"{response.text[:300]}", _retry_after(response))
     try:
         answer = response.json()
     except ValueError:
@@ -55,3 +68,8 @@ def _judge(response: requests.Response) -> Outcome:
         return Outcome(False, response.status_code,
                        f"receiver answered success=false: {answer.get('msg')!r}"[:1000])
     return Outcome(True, response.status_code)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return min(float(value), 3600.0) if value.isdigit() else None

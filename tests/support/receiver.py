@@ -7,17 +7,23 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _Server(ThreadingHTTPServer):
+    allow_reuse_address = True  # a test restarts a receiver on the port it had
+    daemon_threads = True  # shutting down never waits for a sender's idle connection
+
+
 class WebhookReceiver:
     """Records every accepted request. `fail_with` makes it answer that HTTP status instead;
     `refuse_with_success_false` makes it answer 200 with {"success": false} (not delivered)."""
 
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self.requests: list[dict] = []
         self.refused: list[dict] = []
         self.fail_with: int | None = None
         self.refuse_with_success_false = False
+        self.redirect_to: str | None = None  # Location sent with a 3xx fail_with
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = _Server(("127.0.0.1", port), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
@@ -58,6 +64,8 @@ class WebhookReceiver:
                     (receiver.requests if accepted else receiver.refused).append(record)
                 answer = json.dumps({"success": accepted, "code": 0, "msg": "", "data": ""})
                 self.send_response(status or 200)
+                if receiver.redirect_to and status and 300 <= status < 400:
+                    self.send_header("Location", receiver.redirect_to + self.path)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(answer.encode())

@@ -2,7 +2,7 @@
 from flask import current_app
 from sqlalchemy import text
 
-from app.api.base import Blueprint, envelope, ok
+from app.api.base import Blueprint, envelope, errors, ok
 from app.errors import ServiceUnavailable
 
 blp = Blueprint("health", __name__, description="Liveness of the API and what it depends on")
@@ -10,6 +10,7 @@ blp = Blueprint("health", __name__, description="Liveness of the API and what it
 
 @blp.route("/healthz")
 @blp.response(200, envelope(None, "HealthEnvelope"))
+@errors(blp, 503)
 def healthz():
     """200 when the database and Redis answer; 503 with the reason otherwise."""
     runtime = current_app.extensions["trainq"]

@@ -1,9 +1,9 @@
 """Routes of the training-job API; each is a few lines over the job services."""
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, request
 
-from app.api.base import Blueprint, envelope, ok
+from app.api.base import AUTH_ERRORS, BODY_ERRORS, Blueprint, envelope, errors, ok
 from app.api.jobs import schemas as s
 from app.api.security import require_user
 from app.domain.status import parse_status
@@ -11,8 +11,12 @@ from app.services import job_queries, jobs
 
 blp = Blueprint("training_jobs", __name__, url_prefix="/api/v1/training/jobs",
                 description="Submit, list, inspect and stop training jobs")
+# Routes with a job_id are also checked by security.require_job_access (app-wide): 404 for a job
+# of a workspace the caller does not belong to, 403 when a viewer tries to change one.
 blp.before_request(require_user)
 _AUTH = [{"bearerAuth": []}]
+#: Errors of a route that reads a job / changes a job.
+_READ_ERRORS, _WRITE_ERRORS = (*AUTH_ERRORS, 404), (*AUTH_ERRORS, 403, 404, 409)
 
 
 def _runtime():
@@ -23,9 +27,21 @@ def _runtime():
 @blp.arguments(s.JobCreateSchema)
 @blp.response(201, envelope(s.JobDetailSchema, "JobCreatedEnvelope"))
 @blp.doc(security=_AUTH)
+@errors(blp, *BODY_ERRORS, *AUTH_ERRORS, 403, 409, 429, 503)
 def create_job(body):
-    """Submit a training job; it is queued on its pool's queue for its priority."""
-    job = jobs.submit_job(_runtime(), body, g.user.id)
+    """Submit a training job; it is queued on its pool's queue for its priority.
+
+    It goes to `workspace_id`, which the caller must manage (403 for a viewer); without it, to
+    the one workspace the caller manages (400 when there are several). Over the workspace's
+    max_gpus_per_job: 400; over its max_queued_jobs: 429.
+
+    With an `Idempotency-Key` header, the same key and body return the job created the first
+    time (header `Idempotent-Replayed: true`); the same key with another body is a 409."""
+    key = request.headers.get("Idempotency-Key")
+    job, replayed = jobs.submit_job(_runtime(), body, g.user.id, key)
+    if replayed:
+        return ok(_detail(job.id), "training job already created for this Idempotency-Key"), \
+            201, {"Idempotent-Replayed": "true"}
     return ok(_detail(job.id), "training job created")
 
 
@@ -33,12 +49,15 @@ def create_job(body):
 @blp.arguments(s.JobListArgsSchema, location="query")
 @blp.response(200, envelope(s.JobPageSchema, "JobPageEnvelope"))
 @blp.doc(security=_AUTH)
+@errors(blp, *AUTH_ERRORS)
 def list_jobs(args):
-    """List jobs, newest first, filtered by status and workspace."""
+    """List the jobs of the caller's workspaces (an admin: all), newest first, filtered by status
+    and workspace; a workspace the caller does not belong to lists nothing."""
     status = parse_status(args["status"]) if "status" in args else None
     with _runtime().db.read() as session:
-        page = job_queries.list_jobs(session, page=args["page"], page_size=args["page_size"],
-                                     status=status, workspace_id=args.get("workspace_id"))
+        page = job_queries.list_jobs(session, user=g.user, page=args["page"],
+                                     page_size=args["page_size"], status=status,
+                                     workspace_id=args.get("workspace_id"))
     pagination = {"page": page.page, "page_size": page.page_size, "total": page.total,
                   "total_pages": page.total_pages}
     return ok({"items": page.items, "pagination": pagination})
@@ -47,6 +66,7 @@ def list_jobs(args):
 @blp.route("/<job_id>", methods=["GET"])
 @blp.response(200, envelope(s.JobDetailSchema, "JobDetailEnvelope"))
 @blp.doc(security=_AUTH)
+@errors(blp, *_READ_ERRORS)
 def get_job(job_id):
     """Full detail: attempt, pool, queue, timeline, attempts and latest metrics."""
     return ok(_detail(job_id))
@@ -55,6 +75,7 @@ def get_job(job_id):
 @blp.route("/<job_id>/stop", methods=["POST"])
 @blp.response(200, envelope(s.StopResultSchema, "StopEnvelope"))
 @blp.doc(security=_AUTH)
+@errors(blp, *_WRITE_ERRORS, 503)
 def stop_job(job_id):
     """Queued: cancelled at once. Training: its process group is stopped, then cancelled."""
     job, message = jobs.stop_job(_runtime(), job_id)
@@ -64,6 +85,7 @@ def stop_job(job_id):
 @blp.route("/<job_id>", methods=["DELETE"])
 @blp.response(204)
 @blp.doc(security=_AUTH)
+@errors(blp, *_WRITE_ERRORS)
 def delete_job(job_id):
     """Delete a finished job with its logs and metrics; a live job must be stopped first."""
     jobs.delete_job(_runtime(), job_id)
@@ -74,6 +96,7 @@ def delete_job(job_id):
 @blp.arguments(s.LogArgsSchema, location="query")
 @blp.response(200, envelope(s.LogsSchema, "LogsEnvelope"))
 @blp.doc(security=_AUTH)
+@errors(blp, *_READ_ERRORS)
 def get_logs(args, job_id):
     """The last `lines` lines the job printed (stdout and stderr), oldest first."""
     with _runtime().db.read() as session:
@@ -86,6 +109,7 @@ def get_logs(args, job_id):
 @blp.route("/<job_id>/metrics", methods=["GET"])
 @blp.response(200, envelope(s.MetricsSchema, "MetricsEnvelope"))
 @blp.doc(security=_AUTH)
+@errors(blp, *_READ_ERRORS)
 def get_metrics(job_id):
     """Per-epoch metrics in order (attempt, then epoch)."""
     with _runtime().db.read() as session:

@@ -5,8 +5,9 @@ import re
 
 from marshmallow import ValidationError, fields, validate, validates
 
-from app.api.base import PaginationSchema, StrictInt, StrictSchema
+from app.api.base import PaginationSchema, StrictBool, StrictInt, StrictSchema
 from app.domain.status import parse_status
+from app.webhooks.address import AddressRefused, check_url_form
 from config.queues import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -43,6 +44,21 @@ class JobCreateSchema(StrictSchema):
     notify_url = fields.URL(allow_none=True, schemes={"http", "https"}, require_tld=False,
                             validate=validate.Length(max=2048))
     external_id = fields.String(allow_none=True, validate=validate.Length(1, 200))
+    auto_fault_tolerance = StrictBool(metadata={
+        "description": "retry as a new attempt when the worker is lost (default true)"})
+    fault_tolerance_max_retry = StrictInt(validate=validate.Range(
+        0, 20, error="must be 0 to 20 retries"))
+    fault_tolerance_retry_interval_sec = StrictInt(validate=validate.Range(
+        0, 86400, error="must be 0 to 86400 seconds"))
+
+    @validates("notify_url")
+    def _check_notify_url(self, url: str | None, **_kwargs) -> None:
+        # The address it resolves to is checked by the service (and again at each send).
+        if url is not None:
+            try:
+                check_url_form(url)
+            except AddressRefused as exc:
+                raise ValidationError(str(exc)) from None
 
     @validates("envs")
     def _check_envs(self, envs: dict, **_kwargs) -> None:
@@ -106,7 +122,11 @@ class AttemptSchema(StrictSchema):
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
     exit_code = fields.Integer(allow_none=True)
-    failure_class = fields.String(allow_none=True)
+    exit_signal = fields.String(allow_none=True)
+    failure_class = fields.String(allow_none=True, metadata={
+        "description": "user_error, killed_by_signal, out_of_memory, timeout, worker_lost, "
+                       "cancelled or setup_error"})
+    message = fields.String(allow_none=True)
 
 
 class MetricSchema(StrictSchema):
@@ -137,6 +157,9 @@ class JobDetailSchema(JobSummarySchema):
     envs = fields.Dict(keys=fields.String(), values=fields.String())
     max_running_time_ms = fields.Integer(allow_none=True)
     notify_url = fields.String(allow_none=True)
+    auto_fault_tolerance = fields.Boolean()
+    fault_tolerance_max_retry = fields.Integer()
+    fault_tolerance_retry_interval_sec = fields.Integer()
     failure_message = fields.String(allow_none=True)
     timeline = fields.Nested(TimelineSchema)
     transitions = fields.List(fields.Nested(TransitionSchema))
