@@ -69,8 +69,9 @@ class Consumer:
         notify_url = self.runtime.settings.notify_url
         try:
             with self.runtime.db.write() as session:
+                locked: dict = {}
                 for _entry_id, event in entries:
-                    apply_event(session, event, notify_url)
+                    apply_event(session, event, notify_url, locked)
         except Exception:
             log.exception("batch of %d events failed; applying one by one", len(entries))
             self._apply_singly(entries)
@@ -110,8 +111,9 @@ def republish_unpublished(runtime) -> int:
 
 
 def _needs_publish(runtime, job: Job, now) -> bool:
-    if job.published_at is None:
-        fresh = now - job.created_at < timedelta(seconds=UNPUBLISHED_GRACE_SECONDS)
+    grace = timedelta(seconds=UNPUBLISHED_GRACE_SECONDS)
+    if job.published_at is None:  # a retry waiting out its interval, or never sent
         waiting = job.not_before is not None and job.not_before > now
-        return not fresh and not waiting
-    return message_lost(runtime.redis, job)
+        return not waiting and now - job.created_at >= grace
+    # Sent (or being sent right now by the API: hence the grace) but unknown to the broker.
+    return now - job.published_at >= grace and message_lost(runtime.redis, job)

@@ -21,10 +21,13 @@ OUTCOME_STATUS = {"completed": JobStatus.COMPLETED, "failed": JobStatus.FAILED,
                   "cancelled": JobStatus.CANCELLED}
 
 
-def apply_event(session: Session, event: dict[str, Any], notify_url: str) -> None:
-    """Dispatch by kind; events of an attempt that is no longer current change nothing."""
-    job = session.scalars(select(Job).where(Job.id == event["job_id"]).with_for_update()
-                          ).one_or_none()
+def apply_event(session: Session, event: dict[str, Any], notify_url: str,
+                locked: dict[str, Job | None] | None = None) -> None:
+    """Dispatch by kind; events of an attempt that is no longer current change nothing.
+
+    `locked` caches the jobs this transaction already holds, so a batch of one job's events
+    locks and loads it once."""
+    job = _locked_job(session, event["job_id"], {} if locked is None else locked)
     if job is None or int(event["attempt"]) != job.attempt:
         return  # deleted job, or a stale attempt (fencing)
     handler = HANDLERS.get(event["kind"])
@@ -32,6 +35,13 @@ def apply_event(session: Session, event: dict[str, Any], notify_url: str) -> Non
         log.warning("ignoring event of unknown kind %r", event["kind"])
         return
     handler(session, job, event["data"], _event_time(event), notify_url)
+
+
+def _locked_job(session: Session, job_id: str, locked: dict[str, Job | None]) -> Job | None:
+    if job_id not in locked:
+        locked[job_id] = session.scalars(select(Job).where(Job.id == job_id).with_for_update()
+                                         ).one_or_none()
+    return locked[job_id]
 
 
 def _started(session, job: Job, data, at: datetime, notify_url: str) -> None:

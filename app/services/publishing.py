@@ -13,13 +13,13 @@ from config.queues import RUN_JOB_TASK
 log = logging.getLogger(__name__)
 
 
-
 def task_id(job_id: str, attempt: int) -> str:
     return f"{job_id}.{attempt}"
 
 
-def publish_attempt(runtime, job: Job) -> bool:
-    """Send the attempt's message to its queue, then mark the job published. False on failure."""
+def publish_attempt(runtime, job: Job, record: bool = True) -> bool:
+    """Send the attempt's message to its queue, then (with `record`) stamp published_at.
+    False on failure: the reconciler sends it later."""
     try:
         # The marker lives beside the message: if Redis loses its data, both go together.
         runtime.redis.set(published_key(job.id, job.attempt), "1",
@@ -31,6 +31,8 @@ def publish_attempt(runtime, job: Job) -> bool:
     except Exception as exc:  # kombu raises several types for a dead broker
         log.warning("could not publish %s attempt %s: %s", job.id, job.attempt, exc)
         return False
+    if not record:
+        return True
     with runtime.db.write() as session:
         session.execute(update(Job).where(Job.id == job.id, Job.attempt == job.attempt)
                         .values(published_at=utcnow()))

@@ -1,0 +1,36 @@
+"""A job the database has but the broker never got (the API died between commit and send, or a
+retry waiting to be sent) is published by the consumer's reconciler and runs once."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+
+from app.db import Database
+from app.models import Job
+from app.models.base import utcnow
+from app.services.transitions import record_creation
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("published", [True, False], ids=["sent-but-lost", "never-sent"])
+def test_job_missing_from_the_broker_is_published_and_runs(api, stack_env, published):
+    job_id = f"job-orphan{time.time_ns()}"
+    db = Database(stack_env["TRAINQ_DATABASE_URL"])
+    try:
+        with db.write() as session:
+            created = utcnow() - timedelta(seconds=30)
+            job = Job(id=job_id, name="orphan", framework="pytorch", script_path="show_env.py",
+                      cpu=1, memory=1, gpu=0, priority=5, pool="cpu", queue="train.cpu.p05",
+                      status="queued", attempt=1, args=[], envs={}, created_at=created,
+                      workspace_id=1, published_at=created if published else None)
+            session.add(job)
+            session.flush()
+            record_creation(session, job, "")
+    finally:
+        db.dispose()
+    finished = api.wait_terminal(job_id, timeout=60)
+    assert finished["status"] == "completed" and finished["attempt"] == 1
+    assert len(finished["attempts"]) == 1
