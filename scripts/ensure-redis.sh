@@ -8,7 +8,11 @@ hostport="${url#redis://}"; hostport="${hostport#*@}"; hostport="${hostport%%/*}
 host="${hostport%%:*}"; port="${hostport##*:}"; [ "$port" = "$host" ] && port=6379
 var_dir="${TRAINQ_VAR_DIR:-./var}"
 
-answers() { (exec 3<>"/dev/tcp/$host/$port" && printf 'PING\r\n' >&3 && timeout 2 head -c 5 <&3 | grep -q PONG) 2>/dev/null; }
+# The whole exchange under one timeout: a connect to a host that drops packets would hang.
+answers() {
+  timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf "PING\r\n" >&3 && head -c 5 <&3' \
+    "$host" "$port" 2>/dev/null | grep -q PONG
+}
 
 warn_if_volatile() {
   command -v redis-cli >/dev/null || return 0
