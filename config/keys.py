@@ -44,3 +44,14 @@ def login_failures_key(scope: str, value: str) -> str:
     import hashlib
 
     return f"trainq:login-failures:{scope}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+
+#: Sorted set of "<job>|<attempt>" members claimed by a worker and not finished yet; the reaper
+#: reads it to find attempts whose `started` event never reached the database.
+CLAIMED_SET = "trainq:claimed"
+#: Written by the consumer; if it is gone, Redis lost its data (flush, restart without
+#: persistence) and every queued job's message must be assumed lost.
+SENTINEL_KEY = "trainq:sentinel"
+
+
+def claimed_member(job_id: str, attempt: int) -> str:
+    return f"{job_id}|{attempt}"

@@ -5,7 +5,8 @@ so clocks of GPU hosts never matter. After the attempt ends, the lease reads "do
 the consumer has recorded the outcome."""
 from __future__ import annotations
 
-from config.keys import attempt_key, cancel_key, claim_key, lease_key
+from config.keys import (CLAIMED_SET, attempt_key, cancel_key, claim_key, claimed_member,
+                         lease_key)
 
 #: How long claims and leases are remembered: longer than any re-delivery can arrive.
 KEY_TTL_SECONDS = 60 * 24 * 3600
@@ -19,17 +20,21 @@ if current > tonumber(ARGV[3]) then return -2 end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then
   local now = redis.call('TIME')
   redis.call('SET', KEYS[3], ARGV[1] .. '|' .. now[1], 'EX', ARGV[2])
+  redis.call('ZADD', KEYS[5], now[1], ARGV[4])
   return 1
 end
 return 0
 """
 
 # Renew the lease unless a newer attempt of the job exists (then: 0, the caller must stop).
+# The claim is re-asserted too: if Redis lost its data, a re-sent copy of this attempt's message
+# must still find it taken.
 _HEARTBEAT = """
 local current = tonumber(redis.call('GET', KEYS[2]) or '0')
 if current > tonumber(ARGV[2]) then return 0 end
 local now = redis.call('TIME')
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. now[1], 'EX', ARGV[3])
+if KEYS[3] then redis.call('SET', KEYS[3], ARGV[4], 'NX', 'EX', ARGV[3]) end
 return 1
 """
 
@@ -39,20 +44,26 @@ CLAIMED, DUPLICATE, CANCELLED, SUPERSEDED = 1, 0, -1, -2
 def claim(redis, job_id: str, attempt: int, owner: str) -> int:
     """CLAIMED for the one owner of the attempt; DUPLICATE, CANCELLED or SUPERSEDED otherwise."""
     keys = [cancel_key(job_id), claim_key(job_id, attempt), lease_key(job_id, attempt),
-            attempt_key(job_id)]
-    return int(redis.eval(_CLAIM, 4, *keys, owner, KEY_TTL_SECONDS, attempt))
+            attempt_key(job_id), CLAIMED_SET]
+    return int(redis.eval(_CLAIM, 5, *keys, owner, KEY_TTL_SECONDS, attempt,
+                          claimed_member(job_id, attempt)))
 
 
 def heartbeat(redis, job_id: str, attempt: int, owner: str) -> bool:
     """Refresh the lease; False when the control plane has moved the job to a newer attempt."""
-    keys = [lease_key(job_id, attempt), attempt_key(job_id)]
-    return bool(redis.eval(_HEARTBEAT, 2, *keys, owner, attempt, KEY_TTL_SECONDS))
+    keys = [lease_key(job_id, attempt), attempt_key(job_id), claim_key(job_id, attempt)]
+    return bool(redis.eval(_HEARTBEAT, 3, *keys, owner, attempt, KEY_TTL_SECONDS, owner))
 
 
 def mark_done(redis, job_id: str, attempt: int) -> None:
     """The attempt ended and its outcome is in the stream: not lost, whatever the clock says."""
     redis.eval(_HEARTBEAT, 2, lease_key(job_id, attempt), attempt_key(job_id), DONE, attempt,
-               KEY_TTL_SECONDS)
+               KEY_TTL_SECONDS, DONE)
+
+
+def release(redis, job_id: str, attempt: int) -> None:
+    """This worker is finished with the attempt, however it ended."""
+    redis.zrem(CLAIMED_SET, claimed_member(job_id, attempt))
 
 
 def is_cancelled(redis, job_id: str) -> bool:

@@ -48,9 +48,12 @@ def run_attempt(run: AttemptRun, redis) -> str:
     if taken != claims.CLAIMED:
         log.info("%s attempt %s skipped: %s", run.job_id, run.attempt, _SKIP_REASON[taken])
         return "skipped"
-    outcome = _run_claimed(run, redis, EventPublisher(redis, run.job_id, run.attempt))
-    claims.mark_done(redis, run.job_id, run.attempt)
-    return outcome
+    try:
+        outcome = _run_claimed(run, redis, EventPublisher(redis, run.job_id, run.attempt))
+        claims.mark_done(redis, run.job_id, run.attempt)
+        return outcome
+    finally:
+        claims.release(redis, run.job_id, run.attempt)
 
 
 _SKIP_REASON = {claims.DUPLICATE: "already claimed (a second delivery of the same attempt)",

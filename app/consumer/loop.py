@@ -7,23 +7,16 @@ import random
 import socket
 import threading
 import time
-from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from app.consumer.stream import EventStream, stream_client
-from app.domain.status import JobStatus
-from app.models import Job
 from app.consumer.reaper import Reaper
-from app.models.base import utcnow
+from app.consumer.reconciler import Reconciler
 from app.services.events import apply_event
-from app.services.publishing import message_lost, publish_attempt
 
 log = logging.getLogger(__name__)
 
-UNPUBLISHED_GRACE_SECONDS = 5
-RECONCILE_BATCH = 500
 MAX_BACKOFF_SECONDS = 30
 
 
@@ -34,6 +27,7 @@ class Consumer:
         redis = stream_client(runtime.settings.redis_url)
         self.stream = EventStream(redis, self.name)
         self.reaper = Reaper(runtime, redis)
+        self.reconciler = Reconciler(runtime, redis)
         self.stopping = threading.Event()
         self._last_sweep = 0.0
 
@@ -95,25 +89,4 @@ class Consumer:
             return
         self._last_sweep = time.monotonic()
         self.reaper.run_once()
-        republish_unpublished(self.runtime)
-
-
-def republish_unpublished(runtime) -> int:
-    """Publish queued jobs whose message never reached the broker (the API lost Redis mid-way,
-    a retry waiting out its interval) or whose message the broker lost (flush, restart without
-    persistence). A message sent twice still runs once: the attempt's claim decides."""
-    now = utcnow()
-    with runtime.db.read() as session:
-        jobs = session.scalars(select(Job).where(Job.status == JobStatus.QUEUED.value)
-                               .order_by(Job.created_at).limit(RECONCILE_BATCH)).all()
-    due = [job for job in jobs if _needs_publish(runtime, job, now)]
-    return sum(publish_attempt(runtime, job) for job in due)
-
-
-def _needs_publish(runtime, job: Job, now) -> bool:
-    grace = timedelta(seconds=UNPUBLISHED_GRACE_SECONDS)
-    if job.published_at is None:  # a retry waiting out its interval, or never sent
-        waiting = job.not_before is not None and job.not_before > now
-        return not waiting and now - job.created_at >= grace
-    # Sent (or being sent right now by the API: hence the grace) but unknown to the broker.
-    return now - job.published_at >= grace and message_lost(runtime.redis, job)
+        self.reconciler.run_once()

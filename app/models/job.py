@@ -42,8 +42,8 @@ class Job(Base):
     started_at: Mapped[Optional[datetime]]
     finished_at: Mapped[Optional[datetime]]
     stop_requested_at: Mapped[Optional[datetime]]
-    #: When the current attempt was handed to the broker (a new job: committed with it and sent
-    #: right after); NULL = a retry not sent yet. The reconciler re-sends lost ones.
+    #: When the reconciler saw the current attempt known to the broker (sent, or claimed);
+    #: NULL = not confirmed yet. Reset for every queued job when Redis loses its data.
     published_at: Mapped[Optional[datetime]]
     #: A retried attempt is published no earlier than this (fault_tolerance_retry_interval_sec).
     not_before: Mapped[Optional[datetime]]

@@ -54,9 +54,8 @@ def submit_job(runtime, data: dict[str, Any], user_id: int | None,
         if idempotency_key is None:
             raise
         return _replay(runtime, user_id, idempotency_key, data), True  # a concurrent twin won
-    # Published after commit so a worker never sees a job the database does not have. The job
-    # was committed as published (one write, not two); if the send fails or never happens, the
-    # broker has no marker for it and the consumer's reconciler sends it again.
+    # Published after commit so a worker never sees a job the database does not have. If the
+    # send fails or never happens, Redis has no marker for it and the reconciler sends it.
     publish_attempt(runtime, job, record=False)
     return job, False
 
@@ -67,7 +66,6 @@ def _new_job(settings, data: dict[str, Any], user_id: int | None) -> Job:
               pool=pool.name, created_by=user_id, created_at=utcnow(),
               priority=data.get("priority", DEFAULT_PRIORITY), **_copied_fields(data, settings))
     job.queue = queue_name(pool.name, job.priority)
-    job.published_at = job.created_at
     return job
 
 

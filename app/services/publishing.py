@@ -18,31 +18,36 @@ def task_id(job_id: str, attempt: int) -> str:
 
 
 def publish_attempt(runtime, job: Job, record: bool = True) -> bool:
-    """Send the attempt's message to its queue, then (with `record`) stamp published_at.
+    """Send the attempt's message, then leave a marker beside it; with `record`, also stamp
+    published_at (the API leaves that to the reconciler: one database write per submission).
     False on failure: the reconciler sends it later."""
     try:
-        # The marker lives beside the message: if Redis loses its data, both go together.
-        runtime.redis.set(published_key(job.id, job.attempt), "1",
-                          ex=runtime.settings.visibility_timeout_seconds)
         runtime.celery.send_task(
             RUN_JOB_TASK, kwargs={"job_id": job.id, "attempt": job.attempt,
                                   "spec": job.task_spec()},
             queue=job.queue, task_id=task_id(job.id, job.attempt), retry=False)
+        # After the send: a crash between the two leaves no marker, so the reconciler re-sends,
+        # and the claim turns the extra copy away. The reverse order could lose the job.
+        runtime.redis.set(published_key(job.id, job.attempt), "1",
+                          ex=runtime.settings.visibility_timeout_seconds)
     except Exception as exc:  # kombu raises several types for a dead broker
         log.warning("could not publish %s attempt %s: %s", job.id, job.attempt, exc)
         return False
-    if not record:
-        return True
-    with runtime.db.write() as session:
-        session.execute(update(Job).where(Job.id == job.id, Job.attempt == job.attempt)
-                        .values(published_at=utcnow()))
+    if record:
+        mark_published(runtime, [(job.id, job.attempt)])
     return True
 
 
-def message_lost(redis, job: Job) -> bool:
-    """A published, unclaimed attempt whose marker is gone: the broker lost the message."""
+def mark_published(runtime, attempts: list[tuple[str, int]]) -> None:
+    with runtime.db.write() as session:
+        for job_id, attempt in attempts:
+            session.execute(update(Job).where(Job.id == job_id, Job.attempt == attempt)
+                            .values(published_at=utcnow()))
+
+
+def known_to_broker(redis, jobs: list[Job]) -> list[bool]:
+    """Per job: does Redis know the current attempt (a send marker or a worker's claim)?"""
     pipe = redis.pipeline(transaction=False)
-    pipe.exists(published_key(job.id, job.attempt))
-    pipe.exists(claim_key(job.id, job.attempt))
-    marker, claimed = pipe.execute()
-    return not marker and not claimed
+    for job in jobs:
+        pipe.exists(published_key(job.id, job.attempt), claim_key(job.id, job.attempt))
+    return [bool(count) for count in pipe.execute()] if jobs else []

@@ -77,3 +77,39 @@ def test_without_fault_tolerance_a_lost_worker_fails_the_job(fault_api):
     job = fault_api.wait_terminal(job_id, timeout=60)
     assert job["status"] == "failed" and job["attempt"] == 1
     assert "auto_fault_tolerance=false" in job["failure_message"]
+
+
+def test_worker_lost_between_claim_and_start_is_noticed(fault_api, fault_env, fault_redis, marker):
+    """The worker claimed the attempt and died before its `started` event: the job is still
+    `queued` in the database, its message is acknowledged nowhere. The claimed set finds it."""
+    from datetime import timedelta
+
+    from app.db import Database
+    from app.models import Job
+    from app.models.base import utcnow
+    from app.services.transitions import record_creation
+    from config.keys import CLAIMED_SET, claim_key, claimed_member, lease_key
+
+    job_id = f"job-ghost{time.time_ns()}"
+    db = Database(fault_env["TRAINQ_DATABASE_URL"])
+    try:
+        with db.write() as session:
+            job = Job(id=job_id, name="ghost", framework="pytorch", script_path="marked_run.py",
+                      args=[str(marker), "0.1"], envs={}, cpu=1, memory=1, gpu=0, priority=5,
+                      pool="cpu", queue="train.cpu.p05", status="queued", attempt=1,
+                      workspace_id=1, created_at=utcnow() - timedelta(seconds=60),
+                      published_at=utcnow())
+            session.add(job)
+            session.flush()
+            record_creation(session, job, "")
+    finally:
+        db.dispose()
+    redis = fault_redis.client()
+    server_now = int(redis.time()[0])
+    redis.set(claim_key(job_id, 1), "ghost-worker")
+    redis.set(lease_key(job_id, 1), f"ghost-worker|{server_now}")
+    redis.zadd(CLAIMED_SET, {claimed_member(job_id, 1): server_now})
+    job = fault_api.wait_terminal(job_id, timeout=LEASE_SECONDS + 30)
+    assert job["status"] == "completed" and job["attempt"] == 2
+    assert job["attempts"][0]["failure_class"] == "worker_lost"
+    assert runs(marker, job_id) == [2]
