@@ -116,6 +116,10 @@ def errors(blp: Blueprint, *codes: int):
 AUTH_ERRORS = (401,)
 #: Errors of an operation with a JSON body.
 BODY_ERRORS = (400, 413, 415)
+#: Errors of an operation on one job: 404 also for a job of a workspace you are not in;
+#: 403 when a viewer tries to change it; 409 when its state does not allow the change.
+JOB_READ_ERRORS = (*AUTH_ERRORS, 404)
+JOB_WRITE_ERRORS = (*AUTH_ERRORS, 403, 404, 409)
 
 
 def ok(data: Any = None, message: str = "success") -> dict[str, Any]:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from app.api.base import AUTH_ERRORS, BODY_ERRORS, Blueprint, envelope, errors, ok
+from app.api.base import (AUTH_ERRORS, BODY_ERRORS, JOB_READ_ERRORS, JOB_WRITE_ERRORS, Blueprint,
+                          envelope, errors, ok)
 from app.api.jobs import schemas as s
-from app.api.security import require_user
+from app.api.security import BEARER, require_user
 from app.domain.status import parse_status
 from app.services import job_queries, jobs
 
@@ -14,9 +15,6 @@ blp = Blueprint("training_jobs", __name__, url_prefix="/api/v1/training/jobs",
 # Routes with a job_id are also checked by security.require_job_access (app-wide): 404 for a job
 # of a workspace the caller does not belong to, 403 when a viewer tries to change one.
 blp.before_request(require_user)
-_AUTH = [{"bearerAuth": []}]
-#: Errors of a route that reads a job / changes a job.
-_READ_ERRORS, _WRITE_ERRORS = (*AUTH_ERRORS, 404), (*AUTH_ERRORS, 403, 404, 409)
 
 
 def _runtime():
@@ -26,7 +24,7 @@ def _runtime():
 @blp.route("", methods=["POST"])
 @blp.arguments(s.JobCreateSchema)
 @blp.response(201, envelope(s.JobDetailSchema, "JobCreatedEnvelope"))
-@blp.doc(security=_AUTH)
+@blp.doc(security=BEARER)
 @errors(blp, *BODY_ERRORS, *AUTH_ERRORS, 403, 409, 429, 503)
 def create_job(body):
     """Submit a training job; it is queued on its pool's queue for its priority.
@@ -48,7 +46,7 @@ def create_job(body):
 @blp.route("", methods=["GET"])
 @blp.arguments(s.JobListArgsSchema, location="query")
 @blp.response(200, envelope(s.JobPageSchema, "JobPageEnvelope"))
-@blp.doc(security=_AUTH)
+@blp.doc(security=BEARER)
 @errors(blp, *AUTH_ERRORS)
 def list_jobs(args):
     """List the jobs of the caller's workspaces (an admin: all), newest first, filtered by status
@@ -65,8 +63,8 @@ def list_jobs(args):
 
 @blp.route("/<job_id>", methods=["GET"])
 @blp.response(200, envelope(s.JobDetailSchema, "JobDetailEnvelope"))
-@blp.doc(security=_AUTH)
-@errors(blp, *_READ_ERRORS)
+@blp.doc(security=BEARER)
+@errors(blp, *JOB_READ_ERRORS)
 def get_job(job_id):
     """Full detail: attempt, pool, queue, timeline, attempts and latest metrics."""
     return ok(_detail(job_id))
@@ -74,8 +72,8 @@ def get_job(job_id):
 
 @blp.route("/<job_id>/stop", methods=["POST"])
 @blp.response(200, envelope(s.StopResultSchema, "StopEnvelope"))
-@blp.doc(security=_AUTH)
-@errors(blp, *_WRITE_ERRORS, 503)
+@blp.doc(security=BEARER)
+@errors(blp, *JOB_WRITE_ERRORS, 503)
 def stop_job(job_id):
     """Queued: cancelled at once. Training: its process group is stopped, then cancelled."""
     job, message = jobs.stop_job(_runtime(), job_id)
@@ -84,8 +82,8 @@ def stop_job(job_id):
 
 @blp.route("/<job_id>", methods=["DELETE"])
 @blp.response(204)
-@blp.doc(security=_AUTH)
-@errors(blp, *_WRITE_ERRORS)
+@blp.doc(security=BEARER)
+@errors(blp, *JOB_WRITE_ERRORS)
 def delete_job(job_id):
     """Delete a finished job with its logs and metrics; a live job must be stopped first."""
     jobs.delete_job(_runtime(), job_id)
@@ -95,8 +93,8 @@ def delete_job(job_id):
 @blp.route("/<job_id>/logs", methods=["GET"])
 @blp.arguments(s.LogArgsSchema, location="query")
 @blp.response(200, envelope(s.LogsSchema, "LogsEnvelope"))
-@blp.doc(security=_AUTH)
-@errors(blp, *_READ_ERRORS)
+@blp.doc(security=BEARER)
+@errors(blp, *JOB_READ_ERRORS)
 def get_logs(args, job_id):
     """The last `lines` lines the job printed (stdout and stderr), oldest first."""
     with _runtime().db.read() as session:
@@ -108,8 +106,8 @@ def get_logs(args, job_id):
 
 @blp.route("/<job_id>/metrics", methods=["GET"])
 @blp.response(200, envelope(s.MetricsSchema, "MetricsEnvelope"))
-@blp.doc(security=_AUTH)
-@errors(blp, *_READ_ERRORS)
+@blp.doc(security=BEARER)
+@errors(blp, *JOB_READ_ERRORS)
 def get_metrics(job_id):
     """Per-epoch metrics in order (attempt, then epoch)."""
     with _runtime().db.read() as session:
