@@ -25,9 +25,12 @@ def cmd_db_upgrade(args, settings: Settings) -> int:
 
 
 def cmd_api(args, settings: Settings) -> int:
+    # The worker class reads requests on an event loop (app/http_worker.py): idle and slow
+    # clients hold no thread. --timeout only bounds a worker whose loop stops answering.
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{settings.api_host}:{settings.api_port}",
-            "--workers", str(args.workers or settings.api_workers), "--timeout", "60",
-            "--graceful-timeout", "10", "--access-logfile", "-", "app:create_app()"]
+            "--workers", str(args.workers or settings.api_workers),
+            "--worker-class", "app.http_worker.ApiWorker", "--timeout", "60",
+            "--graceful-timeout", "10", "app:create_app()"]
     os.execv(sys.executable, argv)
 
 
@@ -56,7 +59,7 @@ def cmd_worker(args, settings: Settings) -> int:
 def cmd_consumer(args, settings: Settings) -> int:
     from app.consumer.service import run_consumer_service
 
-    return run_consumer_service(settings)
+    return run_consumer_service(settings, args.name)
 
 
 def cmd_flower(args, settings: Settings) -> int:
@@ -91,8 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--name", help="node name (default: pool and GPU ids)")
     worker.add_argument("--loglevel", help="Celery log level")
     worker.set_defaults(func=cmd_worker)
-    sub.add_parser("consumer", help="apply worker events and deliver webhooks"
-                   ).set_defaults(func=cmd_consumer)
+    consumer = sub.add_parser("consumer", help="apply worker events and deliver webhooks")
+    consumer.add_argument("--name", help="consumer name in the stream's group (default: the host "
+                          "name); give each consumer on one host its own")
+    consumer.set_defaults(func=cmd_consumer)
     sub.add_parser("flower", help="Flower on the trainq Celery app").set_defaults(func=cmd_flower)
     add_admin_commands(sub)
     sub.add_parser("up", help="run API, a cpu worker, consumer and Flower in the foreground"

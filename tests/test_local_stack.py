@@ -9,11 +9,15 @@ import sys
 import time
 from pathlib import Path
 
+import shutil
+import socket
+
 import pytest
 import redis as redis_lib
 import requests
 
 from tests.conftest import REDIS_URL, ROOT
+from tests.faults.conftest import wait_until
 from tests.support.client import ApiClient
 from tests.support.stack import free_port
 
@@ -55,18 +59,51 @@ def _own_redis_db() -> str:
     return url
 
 
-def test_trainq_up_runs_the_whole_system_and_stops_cleanly(tmp_path):
-    api_port, flower_port = free_port(), free_port()
+def _up_env(tmp_path: Path, flower_port: int | None = None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINQ_")}
-    env.update(TRAINQ_VAR_DIR=str(tmp_path / "var"), TRAINQ_API_PORT=str(api_port),
-               TRAINQ_FLOWER_PORT=str(flower_port), TRAINQ_REDIS_URL=_own_redis_db(),
+    env.update(TRAINQ_VAR_DIR=str(tmp_path / "var"), TRAINQ_API_PORT=str(free_port()),
+               TRAINQ_FLOWER_PORT=str(flower_port or free_port()),
+               TRAINQ_REDIS_URL=_own_redis_db(),
                TRAINQ_SCRIPT_ROOT=str(ROOT / "scripts" / "examples"), PYTHONPATH=str(ROOT))
+    env.update(extra)
+    return env
+
+
+def _start_up(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
     log = tmp_path / "up.log"
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "up"], env=env, cwd=tmp_path,
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT,
                             start_new_session=True)
+    return proc, log
+
+
+def _processes_of(var_dir: Path) -> set[int]:
+    """Live processes started for the stack that uses `var_dir` (found by their environment)."""
+    marker = f"TRAINQ_VAR_DIR={var_dir}".encode()
+    found = set()
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0"):
+                found.add(int(environ.parent.name))
+        except OSError:
+            continue
+    return found - {os.getpid()}
+
+
+def _kill_everything(proc: subprocess.Popen) -> None:
+    for pid in _descendants(proc.pid) | {proc.pid}:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_trainq_up_runs_the_whole_system_and_stops_cleanly(tmp_path):
+    env = _up_env(tmp_path)
+    flower_port = env["TRAINQ_FLOWER_PORT"]
+    proc, log = _start_up(tmp_path, env)
     try:
-        url = f"http://127.0.0.1:{api_port}"
+        url = f"http://127.0.0.1:{env['TRAINQ_API_PORT']}"
         _wait_healthy(url, proc, log)
         password_file = tmp_path / "var" / "admin-password"
         assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
@@ -84,8 +121,82 @@ def test_trainq_up_runs_the_whole_system_and_stops_cleanly(tmp_path):
         time.sleep(0.5)
         assert not {pid for pid in members if Path(f"/proc/{pid}").exists()}
     finally:
-        for pid in _descendants(proc.pid) | {proc.pid}:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _kill_everything(proc)
+
+
+def _service_pid(up: subprocess.Popen, marker: str) -> int:
+    """The pid of the `trainq up` child whose command line contains `marker`."""
+    for pid in _descendants(up.pid):
+        try:
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+        if parent == up.pid and marker in cmdline:
+            return pid
+    raise AssertionError(f"no service running {marker!r}")
+
+
+def _healthy(url: str) -> bool:
+    return requests.get(url + "/healthz", timeout=5).status_code == 200
+
+
+def test_a_crashed_service_is_restarted_while_the_others_keep_serving(tmp_path):
+    """kill -9 of the worker (the OOM killer) mid-job, then of the consumer mid-flood: each is
+    restarted, the API answers throughout, the job is retried by lease, nothing is lost."""
+    scripts = tmp_path / "scripts"
+    shutil.copytree(ROOT / "tests" / "scripts", scripts)
+    env = _up_env(tmp_path, TRAINQ_SCRIPT_ROOT=str(scripts), TRAINQ_LEASE_SECONDS="3",
+                  TRAINQ_HEARTBEAT_SECONDS="1", TRAINQ_REAPER_INTERVAL_SECONDS="0.5",
+                  TRAINQ_RETRY_INTERVAL_SECONDS="0")
+    proc, log = _start_up(tmp_path, env)
+    try:
+        url = f"http://127.0.0.1:{env['TRAINQ_API_PORT']}"
+        _wait_healthy(url, proc, log)
+        api = ApiClient.login(url, "admin", (tmp_path / "var" / "admin-password").read_text().strip())
+        release = tmp_path / "release"
+        job_id = api.submit_ok(script_path="wait_for_file.py", args=[str(release), "120"])
+        api.wait_status(job_id, "training", timeout=60)
+        os.kill(_service_pid(proc, "celery"), signal.SIGKILL)
+        wait_until(lambda: "worker killed by signal SIGKILL" in log.read_text(), timeout=10)
+        assert _healthy(url)
+        wait_until(lambda: api.job(job_id)["attempt"] == 2 and
+                   api.job(job_id)["status"] == "training", timeout=60)
+        release.touch()
+        assert api.wait_terminal(job_id, timeout=60)["status"] == "completed"
+
+        flood = api.submit_ok(script_path="flood.py", args=["2000"])
+        api.wait_status(flood, ["training", "completed"], timeout=60)
+        os.kill(_service_pid(proc, "consumer"), signal.SIGKILL)
+        wait_until(lambda: "consumer killed by signal SIGKILL" in log.read_text(), timeout=10)
+        assert _healthy(url)
+        assert api.wait_terminal(flood, timeout=120)["status"] == "completed"
+        metrics = api.request("GET", f"/api/v1/training/jobs/{flood}/metrics").json()["data"]
+        assert [m["epoch"] for m in metrics["metrics"]] == list(range(1, 2001))
+        assert "restarting worker" in log.read_text() and "restarting consumer" in log.read_text()
+
+        members = _descendants(proc.pid)
+        proc.send_signal(signal.SIGTERM)  # what a service manager does
+        assert proc.wait(timeout=40) == 0
+        time.sleep(0.5)
+        assert not {pid for pid in members if Path(f"/proc/{pid}").exists()}
+    finally:
+        _kill_everything(proc)
+
+
+def test_a_service_that_keeps_dying_at_start_up_ends_trainq_up_saying_why(tmp_path):
+    with socket.socket() as taken:  # Flower's port is in use: restarting cannot fix that
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = _up_env(tmp_path, flower_port=taken.getsockname()[1])
+        proc, log = _start_up(tmp_path, env)
+        try:
+            assert proc.wait(timeout=120) == 1
+            text = log.read_text()
+            assert "flower keeps dying at start-up (5 times in a row" in text, text[-3000:]
+            assert "Address already in use" in text.rsplit("keeps dying", 1)[1], text[-3000:]
+            assert "restarting flower" in text
+            time.sleep(0.5)
+            assert not _processes_of(tmp_path / "var")
+        finally:
+            _kill_everything(proc)

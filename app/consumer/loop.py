@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import random
 import socket
 import threading
@@ -23,7 +22,10 @@ MAX_BACKOFF_SECONDS = 30
 class Consumer:
     def __init__(self, runtime, name: str | None = None):
         self.runtime = runtime
-        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        # A stable name: a consumer restarted after a crash reads the entries it had not
+        # acknowledged first, in order, before anything newer (a name with the pid in it left
+        # them to be claimed after CLAIM_IDLE, after later events of the same job).
+        self.name = name or socket.gethostname()
         redis = stream_client(runtime.settings.redis_url)
         self.stream = EventStream(redis, self.name)
         self.reaper = Reaper(runtime, redis)

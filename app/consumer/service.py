@@ -13,11 +13,11 @@ from config.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def run_consumer_service(settings: Settings) -> int:
+def run_consumer_service(settings: Settings, name: str | None = None) -> int:
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = Runtime(settings)
-    consumer, dispatcher = Consumer(runtime), Dispatcher(runtime)
+    consumer, dispatcher = Consumer(runtime, name), Dispatcher(runtime)
     threads = [threading.Thread(target=part.run, name=name, daemon=True)
                for part, name in ((consumer, "consumer"), (dispatcher, "dispatcher"))]
     done = threading.Event()
