@@ -7,8 +7,6 @@ EVENTS_STREAM = "trainq:events"
 CONSUMER_GROUP = "trainq-consumers"
 #: Approximate cap of the events stream; acknowledged entries beyond it are trimmed.
 EVENTS_MAXLEN = 1_000_000
-#: Prefix of the line a training script prints to report metrics.
-METRIC_LINE_PREFIX = "##trainq "
 
 
 def cancel_key(job_id: str) -> str:

@@ -414,12 +414,12 @@ def epoch_rate(stack: Stack, client: ApiClient, epochs: int) -> dict:
 def xadd_floor(redis: redis_lib.Redis, count: int) -> dict:
     """XADD of a real epoch event (same fields, same trimming) to a scratch stream."""
     from config.keys import EVENTS_MAXLEN
-    from workers.events import EventPublisher
+    from config.protocol import EventKind, encode_entry
     from workers.output import BATCH_LINES
 
-    entry = EventPublisher(redis, "job-0123456789abcdef", 1).entry(
-        "epoch", {"epoch": 1, "total_epochs": count, "loss": 0.5, "accuracy": 0.5,
-                  "extra": {}})
+    entry = encode_entry("job-0123456789abcdef", 1, EventKind.EPOCH,
+                         {"epoch": 1, "total_epochs": count, "loss": 0.5, "accuracy": 0.5,
+                          "extra": {}})
     try:
         started = time.perf_counter()
         for first in range(0, count, BATCH_LINES):

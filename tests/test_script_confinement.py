@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from app.services.scripts import ScriptPathError, resolve_script
+from config.protocol import TaskSpec
 from config.settings import Settings
 from workers.runner import AttemptRun, _start
+from workers.scripts import ScriptPathError, resolve_script
 from workers.slot import Slot
 
 
@@ -63,8 +64,7 @@ def test_the_worker_checks_again_right_before_it_starts(root, tmp_path):
     os.symlink(tmp_path / "outside" / "evil.py", root / "link_in.py")
     settings = Settings.from_env({"TRAINQ_SCRIPT_ROOT": str(root),
                                   "TRAINQ_VAR_DIR": str(tmp_path / "var")})
-    run = AttemptRun("job-swap", 1, {"script_path": "link_in.py", "args": [], "envs": {}},
-                     Slot("cpu", (), None, "test"), settings)
+    run = AttemptRun("job-swap", 1, _spec("link_in.py"), Slot("cpu", (), None, "test"), settings)
     with pytest.raises(ScriptPathError, match="after following links"):
         _start(run)
 
@@ -75,9 +75,14 @@ def test_the_worker_runs_args_as_a_list_never_through_a_shell(root, tmp_path):
                                   "TRAINQ_VAR_DIR": str(tmp_path / "var")})
     canary = tmp_path / "pwned"
     args = ["; touch " + str(canary), "$(touch " + str(canary) + ")", "`id`", "--x=|y"]
-    run = AttemptRun("job-args", 1, {"script_path": "echo_args.py", "args": args, "envs": {}},
-                     Slot("cpu", (), None, "test"), settings)
+    run = AttemptRun("job-args", 1, _spec("echo_args.py", args), Slot("cpu", (), None, "test"),
+                     settings)
     proc = _start(run)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0 and not canary.exists()
     assert out.decode().strip() == repr(args)
+
+
+def _spec(script_path: str, args=()) -> dict:
+    spec = TaskSpec(script_path, "pytorch", cpu=1, memory=1 << 30, gpu=0, args=tuple(args))
+    return spec.to_wire()

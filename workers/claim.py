@@ -1,25 +1,25 @@
 """Atomic claim of one attempt in Redis, and the lease its heartbeats keep fresh.
 
-The lease value is "<owner>|<redis server time>": the reaper compares it with the server clock,
-so clocks of GPU hosts never matter. After the attempt ends, the lease reads "done|<time>" until
-the consumer has recorded the outcome."""
+The lease value (config.protocol: "<owner>|<redis server time>") is stamped by the server, so
+clocks of GPU hosts never matter. After the attempt ends, the lease names LEASE_DONE as its
+owner until the consumer has recorded the outcome."""
 from __future__ import annotations
 
 from config.keys import (CLAIMED_SET, attempt_key, cancel_key, claim_key, claimed_member,
                          lease_key)
+from config.protocol import LEASE_DONE, LEASE_SEPARATOR
 
 #: How long claims and leases are remembered: longer than any re-delivery can arrive.
 KEY_TTL_SECONDS = 60 * 24 * 3600
-DONE = "done"
 
 # One round trip, so a cancel and a second delivery can never slip between check and take.
-_CLAIM = """
+_CLAIM = f"""
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 local current = tonumber(redis.call('GET', KEYS[4]) or '0')
 if current > tonumber(ARGV[3]) then return -2 end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then
   local now = redis.call('TIME')
-  redis.call('SET', KEYS[3], ARGV[1] .. '|' .. now[1], 'EX', ARGV[2])
+  redis.call('SET', KEYS[3], ARGV[1] .. '{LEASE_SEPARATOR}' .. now[1], 'EX', ARGV[2])
   redis.call('ZADD', KEYS[5], now[1], ARGV[4])
   return 1
 end
@@ -29,11 +29,11 @@ return 0
 # Renew the lease unless a newer attempt of the job exists (then: 0, the caller must stop).
 # The claim is re-asserted too: if Redis lost its data, a re-sent copy of this attempt's message
 # must still find it taken.
-_HEARTBEAT = """
+_HEARTBEAT = f"""
 local current = tonumber(redis.call('GET', KEYS[2]) or '0')
 if current > tonumber(ARGV[2]) then return 0 end
 local now = redis.call('TIME')
-redis.call('SET', KEYS[1], ARGV[1] .. '|' .. now[1], 'EX', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[1] .. '{LEASE_SEPARATOR}' .. now[1], 'EX', ARGV[3])
 if KEYS[3] then redis.call('SET', KEYS[3], ARGV[4], 'NX', 'EX', ARGV[3]) end
 return 1
 """
@@ -57,8 +57,8 @@ def heartbeat(redis, job_id: str, attempt: int, owner: str) -> bool:
 
 def mark_done(redis, job_id: str, attempt: int) -> None:
     """The attempt ended and its outcome is in the stream: not lost, whatever the clock says."""
-    redis.eval(_HEARTBEAT, 2, lease_key(job_id, attempt), attempt_key(job_id), DONE, attempt,
-               KEY_TTL_SECONDS, DONE)
+    redis.eval(_HEARTBEAT, 2, lease_key(job_id, attempt), attempt_key(job_id), LEASE_DONE,
+               attempt, KEY_TTL_SECONDS, LEASE_DONE)
 
 
 def release(redis, job_id: str, attempt: int) -> None:
@@ -68,11 +68,3 @@ def release(redis, job_id: str, attempt: int) -> None:
 
 def is_cancelled(redis, job_id: str) -> bool:
     return bool(redis.exists(cancel_key(job_id)))
-
-
-def parse_lease(value: str | None) -> tuple[str, int] | None:
-    """(owner, server time of the last heartbeat), or None when there is no lease."""
-    if not value:
-        return None
-    owner, _, stamp = value.rpartition("|")
-    return owner, int(stamp or 0)

@@ -1,7 +1,6 @@
 """Events a worker sends to the control plane, appended to one Redis Stream."""
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -9,6 +8,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from config.keys import EVENTS_MAXLEN, EVENTS_STREAM
+from config.protocol import EventKind, FailureClass, Outcome, encode_entry
 
 log = logging.getLogger(__name__)
 #: About a minute of retries (0.2 s doubling to 5 s): longer than a Redis restart takes.
@@ -21,16 +21,12 @@ class EventPublisher:
     def __init__(self, redis, job_id: str, attempt: int):
         self.redis, self.job_id, self.attempt = redis, job_id, attempt
 
-    def entry(self, kind: str, data: dict[str, Any]) -> dict[str, str]:
-        return {"job_id": self.job_id, "attempt": str(self.attempt), "kind": kind,
-                "ts": repr(time.time()), "data": json.dumps(data, allow_nan=False)}
-
-    def send(self, kind: str, data: dict[str, Any]) -> None:
+    def send(self, kind: EventKind, data: dict[str, Any]) -> None:
         self.send_many([(kind, data)])
 
-    def send_many(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+    def send_many(self, events: list[tuple[EventKind, dict[str, Any]]]) -> None:
         """Append in order; through a Redis blip, keep trying for a while rather than lose them."""
-        entries = [self.entry(kind, data) for kind, data in events]
+        entries = [encode_entry(self.job_id, self.attempt, kind, data) for kind, data in events]
         delay = 0.2
         for attempt in range(SEND_TRIES):
             try:
@@ -47,7 +43,9 @@ class EventPublisher:
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    def finished(self, outcome: str, *, exit_code: int | None = None, message: str | None = None,
-                 failure_class: str | None = None, exit_signal: str | None = None) -> None:
-        self.send("finished", {"outcome": outcome, "exit_code": exit_code, "message": message,
-                               "failure_class": failure_class, "exit_signal": exit_signal})
+    def finished(self, outcome: Outcome, *, exit_code: int | None = None,
+                 message: str | None = None, failure_class: FailureClass | None = None,
+                 exit_signal: str | None = None) -> None:
+        self.send(EventKind.FINISHED, {"outcome": outcome, "exit_code": exit_code,
+                                       "message": message, "failure_class": failure_class,
+                                       "exit_signal": exit_signal})

@@ -9,8 +9,7 @@ import time
 from collections import deque
 from typing import IO, Any
 
-from config.keys import METRIC_LINE_PREFIX
-from workers.reporting import NAMED_METRICS
+from config.protocol import METRIC_LINE_PREFIX, NAMED_METRICS, EventKind
 
 MAX_LINE_CHARS = 8192
 BATCH_LINES, BATCH_SECONDS = 500, 0.1
@@ -110,9 +109,9 @@ class OutputShipper:
             batch.append(item)
         return batch, False
 
-    def _events(self, batch: list[tuple[str, str]]) -> list[tuple[str, dict[str, Any]]]:
+    def _events(self, batch: list[tuple[str, str]]) -> list[tuple[EventKind, dict[str, Any]]]:
         """Log lines grouped into one event; a metric line splits the group to keep order."""
-        events: list[tuple[str, dict[str, Any]]] = []
+        events: list[tuple[EventKind, dict[str, Any]]] = []
         pending: list[dict[str, Any]] = []
         for stream, text in batch:
             metric = parse_metric_line(text) if stream == "stdout" else None
@@ -121,9 +120,9 @@ class OutputShipper:
                 pending.append({"seq": self.seq, "stream": stream, "line": text})
                 continue
             if pending:
-                events.append(("log", {"lines": pending}))
+                events.append((EventKind.LOG, {"lines": pending}))
                 pending = []
-            events.append(("epoch", metric))
+            events.append((EventKind.EPOCH, metric))
         if pending:
-            events.append(("log", {"lines": pending}))
+            events.append((EventKind.LOG, {"lines": pending}))
         return events

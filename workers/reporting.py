@@ -6,8 +6,9 @@ import math
 import sys
 from typing import Any, TextIO
 
-PREFIX = "##trainq "  # mirrors config.keys.METRIC_LINE_PREFIX; scripts import only this module
-
+# Copies of config.protocol's METRIC_LINE_PREFIX and NAMED_METRICS: a training script has only
+# this file on its path. tests/test_protocol.py checks that the copies agree.
+PREFIX = "##trainq "
 #: The metrics that map onto the webhook's result fields.
 NAMED_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "f1_score")
 

@@ -21,7 +21,7 @@ def _redis(url: str) -> redis_lib.Redis:
 def register_tasks(app) -> None:
     @app.task(name=RUN_JOB_TASK, bind=True, acks_late=True, ignore_result=True, shared=False)
     def run_job(self, job_id: str, attempt: int, spec: dict) -> str:
-        """Run one attempt of a training job on this slot."""
+        """Run one attempt of a training job on this slot; `spec` is a TaskSpec's wire form."""
         settings = self.app.trainq_settings
         run = AttemptRun(job_id, int(attempt), spec, Slot.from_env(), settings)
         # revoke(terminate=True) sends SIGTERM to this pool process: turn it into a clean stop

@@ -9,7 +9,7 @@ from app.domain.status import JobStatus
 from app.models import Job
 from app.services.recovery import handle_lost_worker
 from config.keys import CLAIMED_SET, claimed_member, lease_key
-from workers.claim import DONE, parse_lease
+from config.protocol import parse_lease
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +71,9 @@ class Reaper:
             silent = now - self.missing_since.setdefault(key, now)
         else:
             self.missing_since.pop(key, None)
-            if parsed[0] == DONE:
+            if parsed.done:
                 return None  # finished; the consumer is about to record how
-            silent = now - parsed[1]
+            silent = now - parsed.server_time
         return silent if silent > self.runtime.settings.lease_seconds else None
 
     def _recover(self, job_id: str, attempt: int, silent_for: float) -> str | None:

@@ -1,12 +1,12 @@
 """Consumer-group reads of the events stream: own pending entries first, then new ones."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import redis as redis_lib
 
 from config.keys import CONSUMER_GROUP, EVENTS_STREAM
+from config.protocol import decode_entry
 
 Entry = tuple[str, dict[str, Any]]
 
@@ -47,7 +47,7 @@ class EventStream:
         """Take over entries another consumer read and never acknowledged (it died)."""
         _next, claimed, _deleted = self.redis.xautoclaim(
             EVENTS_STREAM, CONSUMER_GROUP, self.consumer, min_idle_ms, "0-0", count=self.count)
-        return [_decode(entry_id, fields) for entry_id, fields in claimed if fields]
+        return [(entry_id, decode_entry(fields)) for entry_id, fields in claimed if fields]
 
     def ack(self, entry_ids: list[str]) -> None:
         if entry_ids:
@@ -56,7 +56,7 @@ class EventStream:
     def _read(self, start: str, block: int | None) -> list[Entry]:
         reply = self.redis.xreadgroup(CONSUMER_GROUP, self.consumer, {EVENTS_STREAM: start},
                                       count=self.count, block=block)
-        return [_decode(entry_id, fields) for entry_id, fields in _entries(reply) if fields]
+        return [(entry_id, decode_entry(fields)) for entry_id, fields in _entries(reply) if fields]
 
 
 def _entries(reply) -> list:
@@ -65,9 +65,3 @@ def _entries(reply) -> list:
     if isinstance(reply, dict):  # RESP3 answers a map of stream -> entries
         return next(iter(reply.values()))[0] if reply else []
     return reply[0][1]
-
-
-def _decode(entry_id: str, fields: dict[str, str]) -> Entry:
-    event = dict(fields)
-    event["data"] = json.loads(fields.get("data") or "{}")
-    return entry_id, event

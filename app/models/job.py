@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Optional
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, utcnow
+from config.protocol import TaskSpec
 
 
 class Job(Base):
@@ -61,12 +62,12 @@ class Job(Base):
 
     __table_args__ = (Index("ix_jobs_status_priority_created", "status", "priority", "created_at"),)
 
-    def task_spec(self) -> dict[str, Any]:
+    def task_spec(self) -> TaskSpec:
         """What a worker needs to run the job; it never reads the database itself."""
-        return {"script_path": self.script_path, "args": list(self.args or []),
-                "envs": dict(self.envs or {}), "framework": self.framework,
-                "dataset_id": self.dataset_id, "max_running_time_ms": self.max_running_time_ms,
-                "cpu": self.cpu, "memory": self.memory, "gpu": self.gpu}
+        return TaskSpec(script_path=self.script_path, args=tuple(self.args or ()),
+                        envs=dict(self.envs or {}), framework=self.framework,
+                        dataset_id=self.dataset_id, max_running_time_ms=self.max_running_time_ms,
+                        cpu=self.cpu, memory=self.memory, gpu=self.gpu)
 
 
 class JobTransition(Base):

@@ -9,12 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, utcnow
 
-#: Metric names with their own column; they map onto the webhook's result fields.
-NAMED_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "f1_score")
-
 
 class JobMetric(Base):
-    """One epoch of one attempt; unique so a replayed event changes nothing."""
+    """One epoch of one attempt; unique so a replayed event changes nothing. Each name in
+    config.protocol.NAMED_METRICS has its own column."""
 
     __tablename__ = "job_metrics"
 

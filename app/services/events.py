@@ -10,15 +10,15 @@ from sqlalchemy.orm import Session
 
 from app.domain.status import JobStatus
 from app.models import Job, JobAttempt, JobLogLine, JobMetric
-from app.models.telemetry import NAMED_METRICS
 from app.services.transitions import transition
 from app.webhooks.outbox import owe_result
+from config.protocol import NAMED_METRICS, EventKind, Outcome
 
 log = logging.getLogger(__name__)
 
 #: Outcomes a worker reports in its `finished` event, and the status each leads to.
-OUTCOME_STATUS = {"completed": JobStatus.COMPLETED, "failed": JobStatus.FAILED,
-                  "cancelled": JobStatus.CANCELLED}
+OUTCOME_STATUS = {Outcome.COMPLETED: JobStatus.COMPLETED, Outcome.FAILED: JobStatus.FAILED,
+                  Outcome.CANCELLED: JobStatus.CANCELLED}
 
 
 def apply_event(session: Session, event: dict[str, Any], notify_url: str,
@@ -99,4 +99,5 @@ def _event_time(event: dict[str, Any]) -> datetime:
 
 
 HANDLERS: dict[str, Callable[..., None]] = {
-    "started": _started, "epoch": _epoch, "log": _log, "finished": _finished}
+    EventKind.STARTED: _started, EventKind.EPOCH: _epoch, EventKind.LOG: _log,
+    EventKind.FINISHED: _finished}

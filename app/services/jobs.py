@@ -15,12 +15,12 @@ from app.models.base import utcnow
 from app.services import access, idempotency
 from app.services.quotas import check_quotas
 from app.services.publishing import publish_attempt
-from app.services.scripts import ScriptPathError, relative_script
 from app.services.transitions import record_creation, transition
 from app.webhooks.address import AddressRefused, check_url
 from config.keys import cancel_key
 from config.pools import pool_for
 from config.queues import DEFAULT_PRIORITY, queue_name
+from workers.scripts import ScriptPathError, relative_script
 
 #: How long a stop request stays visible to workers; longer than any message waits in a queue.
 CANCEL_TTL_SECONDS = 60 * 24 * 3600

@@ -24,7 +24,7 @@ def publish_attempt(runtime, job: Job, record: bool = True) -> bool:
     try:
         runtime.celery.send_task(
             RUN_JOB_TASK, kwargs={"job_id": job.id, "attempt": job.attempt,
-                                  "spec": job.task_spec()},
+                                  "spec": job.task_spec().to_wire()},
             queue=job.queue, task_id=task_id(job.id, job.attempt), retry=False)
         # After the send: a crash between the two leaves no marker, so the reconciler re-sends,
         # and the claim turns the extra copy away. The reverse order could lose the job.

@@ -11,8 +11,7 @@ from app.models import Job, JobAttempt
 from app.models.base import utcnow
 from app.services.transitions import transition
 from config.keys import attempt_key
-
-WORKER_LOST = "worker_lost"
+from config.protocol import FailureClass
 
 
 def retries_left(job: Job) -> int:
@@ -59,4 +58,4 @@ def _close_attempt(session: Session, job: Job, message: str) -> None:
     if row is None:
         row = JobAttempt(job_id=job.id, number=job.attempt)
         session.add(row)
-    row.finished_at, row.failure_class, row.message = utcnow(), WORKER_LOST, message
+    row.finished_at, row.failure_class, row.message = utcnow(), FailureClass.WORKER_LOST, message

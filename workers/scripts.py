@@ -1,4 +1,8 @@
-"""Where a job's script may live: inside TRAINQ_SCRIPT_ROOT, after following links."""
+"""Where a job's script may live: inside TRAINQ_SCRIPT_ROOT, after following links.
+
+The API checks a submission with it and the worker again right before it starts the script
+(a link can change between), so it lives here, where a GPU host that has only `config/` and
+`workers/` finds it."""
 from __future__ import annotations
 
 from pathlib import Path
