@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import datetime, timezone
+from functools import lru_cache
 
 import jwt
 from sqlalchemy import delete, select
@@ -17,8 +18,13 @@ from app.models.workspace import DEFAULT_WORKSPACE_ID
 ALGORITHM = "HS256"  # the only one accepted when decoding: no 'none', no algorithm confusion
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "ver", "jti"]
 MIN_PASSWORD_LENGTH = 8
-# Compared against when the user does not exist, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Compared against when the user does not exist, so a wrong name costs as long as a wrong
+    password. Made on first use: a hash is deliberately slow, and importing must do no work."""
+    return generate_password_hash("not-a-real-password")
 
 
 def create_user(session, username: str, password: str, is_admin: bool = False) -> User:
@@ -54,7 +60,7 @@ def ensure_admin(session, username: str, password: str) -> bool:
 
 def check_credentials(session, username: str, password: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
-    if not check_password_hash(user.password_hash if user else _DUMMY_HASH, password) or not user:
+    if not check_password_hash(user.password_hash if user else _dummy_hash(), password) or not user:
         raise Unauthorized("wrong username or password")
     return user
 
