@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Mapping
 
 from config.pools import Pool, parse_pools
+from config.webhook_secret import parse_webhook_secret
 
 IPNetwork = IPv4Network | IPv6Network
 
@@ -55,7 +56,8 @@ DEFAULTS: dict[str, str] = {
     "TRAINQ_WEBHOOK_TIMEOUT_SECONDS": "10",
     "TRAINQ_WEBHOOK_MAX_AGE_SECONDS": str(24 * 3600),
     "TRAINQ_WEBHOOK_CONCURRENCY": "8",
-    "TRAINQ_WEBHOOK_SECRET": "",  # set: deliveries carry a Standard Webhooks HMAC signature
+    # set ("whsec_" + base64 of the key): deliveries carry a Standard Webhooks HMAC signature
+    "TRAINQ_WEBHOOK_SECRET": "",
     "TRAINQ_PUBLISH_TIMEOUT_SECONDS": "3",
     "TRAINQ_LOG_LEVEL": "INFO",
 }
@@ -106,7 +108,7 @@ class Settings:
     webhook_timeout_seconds: float
     webhook_max_age_seconds: float
     webhook_concurrency: int
-    webhook_secret: str = field(repr=False)
+    webhook_key: bytes = field(repr=False)  # the decoded TRAINQ_WEBHOOK_SECRET; b"": unsigned
     publish_timeout_seconds: float
     log_level: str
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -155,7 +157,7 @@ class Settings:
             webhook_timeout_seconds=_float(env, "TRAINQ_WEBHOOK_TIMEOUT_SECONDS"),
             webhook_max_age_seconds=_float(env, "TRAINQ_WEBHOOK_MAX_AGE_SECONDS"),
             webhook_concurrency=_int(env, "TRAINQ_WEBHOOK_CONCURRENCY"),
-            webhook_secret=env["TRAINQ_WEBHOOK_SECRET"],
+            webhook_key=parse_webhook_secret(env["TRAINQ_WEBHOOK_SECRET"]),
             publish_timeout_seconds=_float(env, "TRAINQ_PUBLISH_TIMEOUT_SECONDS"),
             log_level=env["TRAINQ_LOG_LEVEL"].upper(),
         )

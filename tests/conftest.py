@@ -1,6 +1,7 @@
 """Session fixtures: a real database (SQLite or PostgreSQL), real Redis, the real processes."""
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import shutil
@@ -18,7 +19,7 @@ from tests.support.stack import Service, free_port, start_api, start_worker, tra
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("TRAINQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ADMIN_PASSWORD = "admin-" + secrets.token_hex(8)
-WEBHOOK_SECRET = "whsec-" + secrets.token_hex(16)
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 #: GPU id of the test gpu worker; no GPU is needed here (the script only sees the id); set
 #: TRAINQ_TEST_GPU_ID=0 on a GPU host to run the gpu-marked test on a real device.
 FAKE_GPU_ID = os.environ.get("TRAINQ_TEST_GPU_ID", "7")

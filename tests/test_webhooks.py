@@ -8,6 +8,8 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from app.models import WebhookDelivery
+from tests.conftest import WEBHOOK_SECRET
+from tests.support.receiver import verified
 
 pytestmark = pytest.mark.e2e
 
@@ -56,6 +58,13 @@ def test_receiver_outage_then_recovery_delivers_everything_in_order(
     assert second_epoch["f1Score"] == 0.7
     # the receiver has the last one a moment before the dispatcher records its answer
     _wait(lambda: all(r.state == "delivered" for r in _deliveries(settings, job_id)))
+
+
+def test_every_delivery_verifies_with_the_standard_webhooks_library(api, receiver):
+    job_id = api.submit_ok(script_path="show_env.py")
+    hooks = receiver.wait_for(job_id, lambda got: [h["body"].get("statusType") for h in got]
+                              == [1, 2, 3])
+    assert [verified(hook, WEBHOOK_SECRET) for hook in hooks] == [h["body"] for h in hooks]
 
 
 def test_one_jobs_dead_receiver_does_not_hold_up_another_job(api, receiver, second_receiver):

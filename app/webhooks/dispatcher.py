@@ -96,7 +96,7 @@ class Dispatcher:
         try:
             outcome = send(self.http, delivery.url, delivery.event_id, delivery.payload,
                            timeout=self.settings.webhook_timeout_seconds,
-                           secret=self.settings.webhook_secret)
+                           key=self.settings.webhook_key)
             self._record(delivery.id, outcome)
         except Exception:
             log.exception("recording delivery %s failed", delivery.id)

@@ -29,20 +29,21 @@ class Outcome:
         return self.status_code == 410
 
 
-def signature(secret: str, event_id: str, timestamp: str, body: str) -> str:
-    """Standard Webhooks: v1,base64(HMAC-SHA256(secret, id.timestamp.body))."""
-    digest = hmac.new(secret.encode(), f"{event_id}.{timestamp}.{body}".encode(), hashlib.sha256)
+def signature(key: bytes, event_id: str, timestamp: str, body: str) -> str:
+    """Standard Webhooks: v1,base64(HMAC-SHA256(key, id.timestamp.body)), where `key` is the
+    decoded secret (config/webhook_secret.py), never the whsec_ string itself."""
+    digest = hmac.new(key, f"{event_id}.{timestamp}.{body}".encode(), hashlib.sha256)
     return "v1," + base64.b64encode(digest.digest()).decode()
 
 
 def send(session: requests.Session, url: str, event_id: str, payload: dict, *, timeout: float,
-         secret: str = "") -> Outcome:
+         key: bytes = b"") -> Outcome:
     body = json.dumps(payload, separators=(",", ":"))
     timestamp = str(int(time.time()))
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                "webhook-id": event_id, "webhook-timestamp": timestamp}
-    if secret:
-        headers["webhook-signature"] = signature(secret, event_id, timestamp, body)
+    if key:
+        headers["webhook-signature"] = signature(key, event_id, timestamp, body)
     try:
         check_url_form(url)
         # Redirects are not followed: a redirect could point the body at an internal address.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD
+from tests.conftest import ADMIN_PASSWORD, WEBHOOK_SECRET
 from tests.support.client import ApiClient
 from tests.support.databases import fresh_database
 from tests.support.redis_server import RedisServer
@@ -87,7 +87,7 @@ def fault_env(tmp_path_factory, fault_redis, script_root):
             "TRAINQ_REAPER_INTERVAL_SECONDS": str(REAPER_SECONDS),
             "TRAINQ_VISIBILITY_TIMEOUT_SECONDS": str(VISIBILITY_TIMEOUT),
             "TRAINQ_CONSUMER_CLAIM_IDLE_SECONDS": "2", "TRAINQ_RETRY_INTERVAL_SECONDS": "0",
-            "TRAINQ_WEBHOOK_SECRET": "whsec-fault", "TRAINQ_NOTIFY_ALLOW_CIDRS": "127.0.0.0/8",
+            "TRAINQ_WEBHOOK_SECRET": WEBHOOK_SECRET, "TRAINQ_NOTIFY_ALLOW_CIDRS": "127.0.0.0/8",
         })
         result = subprocess.run(trainq("db", "upgrade"), env=env, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr

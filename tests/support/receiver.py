@@ -6,6 +6,15 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from standardwebhooks import Webhook
+
+
+def verified(hook: dict, secret: str | bytes) -> dict:
+    """The body of a recorded request as the business system's Standard Webhooks library reads
+    it: the reference implementation, so a signing mistake cannot be repeated on both sides.
+    Raises WebhookVerificationError when the signature does not match."""
+    return Webhook(secret).verify(hook["raw"], hook["headers"])
+
 
 class _Server(ThreadingHTTPServer):
     allow_reuse_address = True  # a test restarts a receiver on the port it had
