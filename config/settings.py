@@ -20,11 +20,11 @@ DEFAULTS: dict[str, str] = {
     "TRAINQ_API_HOST": "127.0.0.1",
     "TRAINQ_API_PORT": "8000",
     "TRAINQ_API_WORKERS": "2",
-    "TRAINQ_FLOWER_HOST": "127.0.0.1",
     "TRAINQ_API_THREADS": "16",  # per API process: requests being served at once
     # An open connection may stay silent (no request, or headers not finished) this long.
     "TRAINQ_API_KEEPALIVE_SECONDS": "15",
     "TRAINQ_API_READ_TIMEOUT_SECONDS": "30",  # the most a request body may take to arrive
+    "TRAINQ_FLOWER_HOST": "127.0.0.1",
     "TRAINQ_FLOWER_PORT": "5555",
     "TRAINQ_FLOWER_USERNAME": "",  # empty: the admin user's name
     "TRAINQ_FLOWER_PASSWORD": "",  # empty: the admin password
@@ -75,11 +75,11 @@ class Settings:
     api_host: str
     api_port: int
     api_workers: int
-    flower_host: str
-    flower_port: int
     api_threads: int
     api_keepalive_seconds: float
     api_read_timeout_seconds: float
+    flower_host: str
+    flower_port: int
     flower_username: str
     flower_password: str = field(repr=False)
     var_dir: Path
@@ -123,11 +123,11 @@ class Settings:
             api_host=env["TRAINQ_API_HOST"],
             api_port=_int(env, "TRAINQ_API_PORT"),
             api_workers=_int(env, "TRAINQ_API_WORKERS"),
-            flower_host=env["TRAINQ_FLOWER_HOST"],
-            flower_port=_int(env, "TRAINQ_FLOWER_PORT"),
             api_threads=_int(env, "TRAINQ_API_THREADS"),
             api_keepalive_seconds=_float(env, "TRAINQ_API_KEEPALIVE_SECONDS"),
             api_read_timeout_seconds=_float(env, "TRAINQ_API_READ_TIMEOUT_SECONDS"),
+            flower_host=env["TRAINQ_FLOWER_HOST"],
+            flower_port=_int(env, "TRAINQ_FLOWER_PORT"),
             flower_username=env["TRAINQ_FLOWER_USERNAME"] or env["TRAINQ_ADMIN_USERNAME"],
             flower_password=env["TRAINQ_FLOWER_PASSWORD"] or env["TRAINQ_ADMIN_PASSWORD"],
             var_dir=var_dir,

@@ -75,8 +75,8 @@ def stack_env(tmp_path_factory, database_url, script_root, receiver, redis_clien
         "TRAINQ_ADMIN_PASSWORD": ADMIN_PASSWORD, "TRAINQ_API_PORT": str(free_port()),
         "TRAINQ_STOP_GRACE_SECONDS": "2", "TRAINQ_HEARTBEAT_SECONDS": "1",
         "TRAINQ_LOG_LEVEL": "INFO", "TRAINQ_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        # The test receivers listen on loopback, which webhooks may not reach by default.
         "TRAINQ_API_KEEPALIVE_SECONDS": "3",
+        # The test receivers listen on loopback, which webhooks may not reach by default.
         "TRAINQ_NOTIFY_ALLOW_CIDRS": "127.0.0.0/8",
     })
     return env
