@@ -53,3 +53,43 @@ SENTINEL_KEY = "trainq:sentinel"
 
 def claimed_member(job_id: str, attempt: int) -> str:
     return f"{job_id}|{attempt}"
+
+
+# --- Placement: hosts, their GPUs, allocations and the scheduler's leadership -------------------
+
+#: Names of the hosts that ever registered (a host's own hash says whether it is alive).
+HOSTS_SET = "trainq:hosts"
+#: Set of "<job>|<attempt>" members with an allocation: the reaper returns GPUs of the ones whose
+#: attempt ended, moved on or lost its host.
+ALLOCATIONS_SET = "trainq:allocations"
+#: Leader lock of `trainq scheduler` (SET NX PX; value: the holder) and its fencing epoch (INCR
+#: at every takeover; every reservation carries it and fails when it is no longer current).
+SCHEDULER_LOCK = "trainq:scheduler:leader"
+SCHEDULER_EPOCH = "trainq:scheduler:epoch"
+#: A list the scheduler blocks on: the API and workers push to it when placement may change
+#: (a job submitted, GPUs given back), so a placement never waits on a timer.
+SCHEDULER_WAKE = "trainq:scheduler:wake"
+
+
+def host_key(name: str) -> str:
+    """Hash of a registered host: pool, gpus (comma separated, in index order), slots, cpus,
+    seen (Redis server time of its last heartbeat). Re-written by every heartbeat."""
+    return f"trainq:host:{name}"
+
+
+def host_jobs_key(name: str) -> str:
+    """Hash "<job>|<attempt>" -> the host's GPU ids it holds (comma separated). Its length is the
+    slots in use; the union of its values the GPUs in use. Only the Lua scripts change it."""
+    return f"trainq:host:{name}:jobs"
+
+
+def allocation_key(job_id: str, attempt: int) -> str:
+    """The attempt's allocation (config.protocol.Allocation, compact JSON). A worker runs an
+    attempt only if this still says what its message says (fencing)."""
+    return f"trainq:alloc:{job_id}:{attempt}"
+
+
+def plan_key(pool: str) -> str:
+    """Hash job id -> its queue entry in the scheduler's latest plan of the pool (JSON), with
+    "_at" the plan's time; read by GET /api/v1/training/jobs/{id}/queue."""
+    return f"trainq:plan:{pool}"

@@ -1,0 +1,110 @@
+"""GPU allocations in Redis: reserved all-or-nothing by the scheduler, given back by whoever ends
+the attempt. Each change is one Lua call, so no two jobs ever hold the same GPU; the scheduler's
+fencing epoch is checked inside the reservation, so a deposed leader cannot place anything.
+
+Both sides import this module: the scheduler reserves, a worker re-asserts what it runs (after
+Redis lost its data) and releases, the reaper releases what a lost host held."""
+from __future__ import annotations
+
+from config.keys import (ALLOCATIONS_SET, SCHEDULER_EPOCH, SCHEDULER_WAKE, allocation_key,
+                         claimed_member, host_jobs_key, host_key)
+from config.protocol import Allocation
+
+RESERVED, STALE_EPOCH, TAKEN, HOST_OFFLINE, NO_SLOT, GPU_BUSY = (
+    "ok", "stale-epoch", "taken", "host-offline", "no-slot", "gpu-busy")
+
+# KEYS: epoch, allocation, allocations set, then (host hash, host jobs) per instance.
+# ARGV: epoch, allocation JSON, member, host freshness (s), instance count, GPU csv per instance.
+_RESERVE = """
+if tonumber(redis.call('GET', KEYS[1]) or '-1') ~= tonumber(ARGV[1]) then return 'stale-epoch' end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'taken' end
+local now = tonumber(redis.call('TIME')[1])
+local n = tonumber(ARGV[5])
+for i = 1, n do
+  local host, jobs = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
+  if now - tonumber(redis.call('HGET', host, 'seen') or '0') > tonumber(ARGV[4]) then
+    return 'host-offline'
+  end
+  if redis.call('HLEN', jobs) >= tonumber(redis.call('HGET', host, 'slots') or '0') then
+    return 'no-slot'
+  end
+  local busy, have = {}, {}
+  for _, held in ipairs(redis.call('HVALS', jobs)) do
+    for gpu in string.gmatch(held, '[^,]+') do busy[gpu] = true end
+  end
+  for gpu in string.gmatch(redis.call('HGET', host, 'gpus') or '', '[^,]+') do have[gpu] = true end
+  for gpu in string.gmatch(ARGV[5 + i], '[^,]+') do
+    if busy[gpu] or not have[gpu] then return 'gpu-busy' end
+  end
+end
+for i = 1, n do redis.call('HSET', KEYS[3 + 2 * i], ARGV[3], ARGV[5 + i]) end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], now, ARGV[3])
+return 'ok'
+"""
+
+# KEYS: allocation, allocations set, host jobs per instance. ARGV: member, allocation JSON.
+# Only the allocation read by the caller is released: a newer one of the same key stays.
+_RELEASE = """
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[2] then return 0 end
+for i = 3, #KEYS do redis.call('HDEL', KEYS[i], ARGV[1]) end
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('DEL', KEYS[1])
+"""
+
+# KEYS: allocation, allocations set, this host's jobs. ARGV: allocation JSON, member, GPU csv.
+_REASSERT = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('ZADD', KEYS[2], redis.call('TIME')[1], ARGV[2])
+end
+redis.call('HSETNX', KEYS[3], ARGV[2], ARGV[3])
+"""
+
+
+def reserve(redis, allocation: Allocation, host_fresh_seconds: float) -> str:
+    """RESERVED, or why not (STALE_EPOCH, TAKEN, HOST_OFFLINE, NO_SLOT, GPU_BUSY)."""
+    keys = [SCHEDULER_EPOCH, allocation_key(allocation.job_id, allocation.attempt),
+            ALLOCATIONS_SET]
+    for instance in allocation.instances:
+        keys += [host_key(instance.host), host_jobs_key(instance.host)]
+    argv = [allocation.epoch, allocation.to_wire(), _member(allocation), host_fresh_seconds,
+            len(allocation.instances), *(",".join(i.gpus) for i in allocation.instances)]
+    return redis.eval(_RESERVE, len(keys), *keys, *argv)
+
+
+def release(redis, allocation: Allocation) -> bool:
+    """Give the allocation's GPUs and slots back and wake the scheduler; idempotent."""
+    keys = [allocation_key(allocation.job_id, allocation.attempt), ALLOCATIONS_SET,
+            *(host_jobs_key(i.host) for i in allocation.instances)]
+    released = bool(redis.eval(_RELEASE, len(keys), *keys, _member(allocation),
+                               allocation.to_wire()))
+    if released:
+        wake_scheduler(redis)
+    return released
+
+
+def reassert(redis, allocation: Allocation, host: str) -> None:
+    """A running attempt's allocation survives Redis losing its data: its heartbeat re-writes it."""
+    gpus = next((i.gpus for i in allocation.instances if i.host == host), ())
+    keys = [allocation_key(allocation.job_id, allocation.attempt), ALLOCATIONS_SET,
+            host_jobs_key(host)]
+    redis.eval(_REASSERT, len(keys), *keys, allocation.to_wire(), _member(allocation),
+               ",".join(gpus))
+
+
+def current(redis, job_id: str, attempt: int) -> Allocation | None:
+    text = redis.get(allocation_key(job_id, attempt))
+    return Allocation.from_wire(text) if text else None
+
+
+def wake_scheduler(redis) -> None:
+    """Placement may have changed: the scheduler re-plans now instead of at its next tick."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.lpush(SCHEDULER_WAKE, "1")
+    pipe.ltrim(SCHEDULER_WAKE, 0, 0)  # one pending wake-up is as good as many
+    pipe.execute()
+
+
+def _member(allocation: Allocation) -> str:
+    return claimed_member(allocation.job_id, allocation.attempt)
