@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     api.set_defaults(func=cmd_api)
     worker = sub.add_parser("worker", help="run one worker slot pinned to GPUs")
     worker.add_argument("--pool", required=True, help="pool name from TRAINQ_POOLS")
-    worker.add_argument("--gpus", default="", help="GPU ids of this slot, e.g. 0,1 (empty: none)")
+    worker.add_argument("--gpus", default="", help="GPU ids of this slot: 0,1, a range 0-7 or "
+                        "UUIDs; 'all': every GPU NVML finds (empty: none)")
     worker.add_argument("--cpus", default="", help="CPU set for the scripts, e.g. 0-7")
     worker.add_argument("--name", help="node name (default: pool and GPU ids)")
     worker.add_argument("--loglevel", help="Celery log level")

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
+import pytest
 import requests
 
+from config.settings import SettingsError
 from tests.support.stack import trainq
 
 
@@ -41,6 +44,26 @@ def test_worker_refuses_a_pool_or_gpu_count_that_does_not_match(stack_env):
     assert wrong.returncode == 2 and "have 1 GPUs" in wrong.stderr
     bad_cpus = _run(stack_env, "worker", "--pool", "cpu", "--cpus", "a-b")
     assert bad_cpus.returncode != 0 and "--cpus takes a CPU list" in bad_cpus.stderr
+    bad_gpus = _run(stack_env, "worker", "--pool", "gpu", "--gpus", "0-x")
+    assert bad_gpus.returncode == 2 and "--gpus takes GPU indexes, ranges" in bad_gpus.stderr
+
+
+@pytest.mark.skipif(Path("/dev/nvidiactl").exists(), reason="this host has an NVIDIA driver")
+def test_worker_gpus_all_without_a_driver_says_what_to_give_instead(stack_env):
+    result = _run(stack_env, "worker", "--pool", "gpu", "--gpus", "all")
+    assert result.returncode == 2
+    assert "--gpus all needs an NVIDIA driver" in result.stderr and "--gpus 0-7" in result.stderr
+
+
+def test_gpu_lists_take_ranges_and_uuids():
+    from workers.slot import parse_gpus
+
+    assert parse_gpus("0-3,6") == ("0", "1", "2", "3", "6")
+    assert parse_gpus("GPU-1a2b,MIG-3c") == ("GPU-1a2b", "MIG-3c")
+    assert parse_gpus("") == ()
+    for bad in ("3-1", "0,0", "x"):
+        with pytest.raises(SettingsError):
+            parse_gpus(bad)
 
 
 def _login(stack, name, password):

@@ -38,10 +38,42 @@ class Slot:
 
 
 def parse_gpus(text: str) -> tuple[str, ...]:
-    ids = tuple(filter(None, (part.strip() for part in text.split(","))))
-    if any(not gpu.isdigit() and not gpu.startswith(("GPU-", "MIG-")) for gpu in ids):
-        raise SettingsError(f"--gpus takes GPU indexes or UUIDs separated by commas, got {text!r}")
-    return ids
+    """'0-3,6' -> ('0','1','2','3','6'); UUIDs ('GPU-…', 'MIG-…') are kept as given; 'all' asks
+    NVML for every GPU of the host."""
+    if text.strip() == "all":
+        return discover_gpus()
+    ids: list[str] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        low, dash, high = part.partition("-")
+        if dash and low.isdigit() and high.isdigit() and int(low) <= int(high):
+            ids += [str(i) for i in range(int(low), int(high) + 1)]
+        elif part.isdigit() or part.startswith(("GPU-", "MIG-")):
+            ids.append(part)
+        else:
+            raise SettingsError(f"--gpus takes GPU indexes, ranges or UUIDs such as '0-7', '0,1' "
+                                f"or 'GPU-…', or 'all'; got {text!r}")
+    if len(set(ids)) != len(ids):
+        raise SettingsError(f"--gpus names a GPU twice: {text!r}")
+    return tuple(ids)
+
+
+def discover_gpus() -> tuple[str, ...]:
+    """Every GPU NVML sees, by UUID: stable across reboots and driver updates, unlike indexes."""
+    try:
+        import pynvml
+        pynvml.nvmlInit()
+    except Exception as exc:  # noqa: BLE001 - no library, no driver, no device: one message
+        raise SettingsError(f"--gpus all needs an NVIDIA driver, and NVML answered: {exc}; "
+                            "give the GPU ids instead, e.g. --gpus 0-7") from None
+    try:
+        return tuple(_uuid(pynvml.nvmlDeviceGetUUID(pynvml.nvmlDeviceGetHandleByIndex(i)))
+                     for i in range(pynvml.nvmlDeviceGetCount()))
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def _uuid(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def parse_cpus(text: str) -> frozenset[int]:
