@@ -12,6 +12,7 @@ from sqlalchemy import or_, select, update
 from app.domain.status import JobStatus
 from app.models import Job
 from app.models.base import utcnow
+from app.services.jobs import flag_cancel
 from app.services.publishing import known_to_broker, mark_published, publish_attempt
 from config.keys import SENTINEL_KEY
 
@@ -29,6 +30,7 @@ class Reconciler:
     def run_once(self) -> int:
         """One sweep; returns how many messages it sent."""
         self._check_sentinel()
+        self._reflag_stops()
         jobs = self._unconfirmed()
         known = known_to_broker(self.redis, jobs)
         mark_published(self.runtime, [(j.id, j.attempt) for j, ok in zip(jobs, known) if ok])
@@ -36,6 +38,15 @@ class Reconciler:
         if lost:
             log.warning("sending %d queued job(s) the broker does not know", len(lost))
         return sum(publish_attempt(self.runtime, job) for job in lost)
+
+    def _reflag_stops(self) -> None:
+        """A stop is committed before its Redis flag is written; re-write the flags of stopped
+        jobs still training, in case that write was lost (Redis blip, API killed between)."""
+        with self.runtime.db.read() as session:
+            stopping = list(session.scalars(select(Job.id).where(
+                Job.status == JobStatus.TRAINING.value, Job.stop_requested_at.is_not(None))))
+        for job_id in stopping:
+            flag_cancel(self.redis, job_id)
 
     def _unconfirmed(self) -> list[Job]:
         now = utcnow()

@@ -1,6 +1,7 @@
 """Job commands: submit, stop, delete. Each validates, then changes the database in one go."""
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Any
 
@@ -21,6 +22,8 @@ from config.keys import cancel_key
 from config.pools import pool_for
 from config.queues import DEFAULT_PRIORITY, queue_name
 from workers.scripts import ScriptPathError, relative_script
+
+log = logging.getLogger(__name__)
 
 #: How long a stop request stays visible to workers; longer than any message waits in a queue.
 CANCEL_TTL_SECONDS = 60 * 24 * 3600
@@ -92,14 +95,25 @@ def stop_job(runtime, job_id: str) -> tuple[Job, str]:
         status = JobStatus(job.status)
         if status.is_terminal:
             raise Conflict(f"job {job_id} is already {status.value}; there is nothing to stop")
-        runtime.redis.set(cancel_key(job_id), "1", ex=CANCEL_TTL_SECONDS)
         job.stop_requested_at = utcnow()
         if status is JobStatus.QUEUED:
             transition(session, job, JobStatus.CANCELLED, attempt=job.attempt,
                        notify_url=runtime.settings.notify_url,
                        message="stopped by request before it started")
-            return job, "training job cancelled"
-        return job, "training job stopping; it becomes cancelled when its process has exited"
+    # After the commit: a stop the database refused leaves no flag that would stop the job
+    # anyway. If this write is lost, the reconciler re-raises the flag from stop_requested_at.
+    flag_cancel(runtime.redis, job_id)
+    if status is JobStatus.QUEUED:
+        return job, "training job cancelled"
+    return job, "training job stopping; it becomes cancelled when its process has exited"
+
+
+def flag_cancel(redis, job_id: str) -> None:
+    """Tell workers the job is stopped; they never start it, and one running it stops it."""
+    try:
+        redis.set(cancel_key(job_id), "1", ex=CANCEL_TTL_SECONDS)
+    except redis_lib.RedisError as exc:
+        log.warning("could not flag %s as stopped in Redis (%s); the reconciler will", job_id, exc)
 
 
 def delete_job(runtime, job_id: str) -> None:
