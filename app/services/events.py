@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.status import JobStatus
-from app.models import Job, JobAttempt, JobLogLine, JobMetric
+from app.models import Job, JobLogLine, JobMetric
+from app.services.attempts import current_attempt
 from app.services.transitions import transition
 from app.webhooks.outbox import owe_result
 from config.protocol import NAMED_METRICS, EventKind, Outcome
@@ -45,7 +46,7 @@ def _locked_job(session: Session, job_id: str, locked: dict[str, Job | None]) ->
 
 
 def _started(session, job: Job, data, at: datetime, notify_url: str) -> None:
-    attempt = _attempt_row(session, job)
+    attempt = current_attempt(session, job)
     attempt.worker, attempt.gpus, attempt.pid = data.get("worker"), data.get("gpus"), data.get("pid")
     attempt.started_at = attempt.started_at or at
     transition(session, job, JobStatus.TRAINING, attempt=job.attempt, notify_url=notify_url, at=at)
@@ -76,22 +77,13 @@ def _log(session, job: Job, data, at: datetime, notify_url: str) -> None:
 
 
 def _finished(session, job: Job, data, at: datetime, notify_url: str) -> None:
-    attempt = _attempt_row(session, job)
+    attempt = current_attempt(session, job)
     attempt.finished_at = at
     attempt.exit_code, attempt.exit_signal = data.get("exit_code"), data.get("exit_signal")
     attempt.failure_class, attempt.message = data.get("failure_class"), data.get("message")
     status = OUTCOME_STATUS[data["outcome"]]
     transition(session, job, status, attempt=job.attempt, notify_url=notify_url,
                message=data.get("message"), at=at)
-
-
-def _attempt_row(session, job: Job) -> JobAttempt:
-    row = session.scalars(select(JobAttempt).where(JobAttempt.job_id == job.id,
-                                                   JobAttempt.number == job.attempt)).first()
-    if row is None:
-        row = JobAttempt(job_id=job.id, number=job.attempt)
-        session.add(row)
-    return row
 
 
 def _event_time(event: dict[str, Any]) -> datetime:
