@@ -38,7 +38,8 @@ def handle_http_exception(error: HTTPException):
     data = getattr(error, "data", None) or {}
     errors = _flatten(data.get("messages")) if "messages" in data else None
     message = data.get("message") or HTTP_MESSAGES.get(error.code) or error.description
-    return error_response(error.code or 500, message, errors, data.get("headers"))
+    return error_response(error.code or 500, message, errors,
+                          {**_protocol_headers(error), **(data.get("headers") or {})})
 
 
 def handle_unexpected(error: Exception):
@@ -50,6 +51,13 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)
+
+
+def _protocol_headers(error: HTTPException) -> dict[str, str]:
+    """The headers werkzeug owes with the error (Allow on a 405, which RFC 9110 requires;
+    Retry-After on a 429 or 503), without its text/html Content-Type: the body is our JSON."""
+    return {name: value for name, value in error.get_headers()
+            if name.lower() != "content-type"}
 
 
 def _flatten(messages):

@@ -45,6 +45,8 @@ STATUS_TYPE = {
 #: Words other platforms use, accepted by the status filter.
 ALIASES = {"pending": JobStatus.QUEUED, "running": JobStatus.TRAINING,
            "succeeded": JobStatus.COMPLETED, "canceled": JobStatus.CANCELLED}
+#: Every word parse_status accepts (case and surrounding spaces aside), as the API documents it.
+STATUS_WORDS = (*(status.value for status in JobStatus), *sorted(ALIASES))
 
 #: Statuses whose webhook must carry a failureMessage.
 NEEDS_FAILURE_MESSAGE = frozenset({JobStatus.FAILED, JobStatus.CANCELLED})
@@ -63,5 +65,5 @@ def parse_status(word: str) -> JobStatus:
     try:
         return JobStatus(word)
     except ValueError:
-        accepted = ", ".join([s.value for s in JobStatus] + sorted(ALIASES))
+        accepted = ", ".join(STATUS_WORDS)
         raise ValueError(f"unknown status {word!r}; use one of: {accepted}") from None

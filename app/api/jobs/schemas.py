@@ -6,7 +6,7 @@ import re
 from marshmallow import ValidationError, fields, validate, validates
 
 from app.api.base import PaginationSchema, StrictBool, StrictInt, StrictSchema
-from app.domain.status import parse_status
+from app.domain.status import STATUS_WORDS, parse_status
 from app.webhooks.address import AddressRefused, check_url_form
 from config.queues import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 
@@ -72,8 +72,10 @@ class JobCreateSchema(StrictSchema):
 class JobListArgsSchema(StrictSchema):
     page = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
     page_size = fields.Integer(load_default=20, validate=validate.Range(1, 100))
-    status = fields.String(metadata={"description": "queued, training, completed, failed, "
-                                                    "cancelled; also pending, running"})
+    # Declared as an enum so clients and schema checkers know the words; parse_status (the one
+    # decision) still validates, and also forgives case and surrounding spaces.
+    status = fields.String(metadata={"enum": list(STATUS_WORDS), "description": (
+        "a status, or another platform's word for it; case and surrounding spaces do not matter")})
     workspace_id = fields.Integer(validate=validate.Range(1, MAX_ID))
 
     @validates("status")
