@@ -17,8 +17,9 @@ from tornado.wsgi import WSGIContainer
 
 from config.settings import Settings
 
-#: Larger than the API's own 1 MiB limit, so Flask answers an oversized body with its 413.
-MAX_BODY_BYTES = 2 * 1024 * 1024
+#: Well above the API's own 1 MiB limit, so Flask answers an oversized body with its 413 and
+#: the client learns why; beyond this, Tornado refuses before reading (a bare 400, then close).
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
 class ApiWorker(TornadoWorker):
