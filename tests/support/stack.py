@@ -71,9 +71,9 @@ def start_api(env: dict, log_dir: Path, base_url: str) -> Service:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if requests.get(base_url + "/healthz", timeout=2).status_code == 200:
+            if requests.get(base_url + "/healthz", timeout=5).status_code == 200:
                 return service
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused or slow while it starts on a busy machine
             pass
         if service.proc.poll() is not None:
             break
