@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from app.local import local_secrets_env
 from config.settings import Settings
-from workers.process import describe_exit, set_parent_death_signal
+from workers.process import describe_exit, set_parent_death_signal, signal_group
 
 STOP_TIMEOUT_SECONDS = 15
 #: Backoff between restarts: doubles from the first value up to the cap.
@@ -117,7 +117,7 @@ def _supervise(services: list[Service], stopping: threading.Event) -> int:
 def _schedule_restart(service: Service) -> bool:
     """Plan the restart of a service that exited on its own; False when it is hopeless."""
     lived = time.monotonic() - service.started_at
-    _signal(service.proc, signal.SIGKILL)  # what it left in its group (a pool child, a script)
+    signal_group(service.proc.pid, signal.SIGKILL)  # what it left behind: a pool child, a script
     status = describe_exit(service.proc.returncode)
     service.startup_failures = service.startup_failures + 1 if lived < STARTUP_SECONDS else 0
     service.deaths = service.deaths + 1 if lived < STABLE_SECONDS else 1
@@ -141,19 +141,13 @@ def _stop_all(services: list[Service]) -> None:
     _say("stopping…")
     running = [s.proc for s in services if s.proc is not None]
     for proc in running:
-        _signal(proc, signal.SIGTERM)
+        signal_group(proc.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
     for proc in running:
         try:
             proc.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             pass
-        _signal(proc, signal.SIGKILL)  # a running job's script dies with its worker
+        signal_group(proc.pid, signal.SIGKILL)  # a running job's script dies with its worker
         proc.wait()
 
-
-def _signal(proc: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
