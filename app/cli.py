@@ -7,6 +7,7 @@ import os
 import sys
 
 from app.cli_admin import add_admin_commands
+from config.queues import host_queue
 from config.settings import Settings, SettingsError
 
 
@@ -35,25 +36,37 @@ def cmd_api(args, settings: Settings) -> int:
 
 
 def cmd_worker(args, settings: Settings) -> int:
-    from config.queues import pool_queues
-    from workers.slot import Slot, parse_cpus, parse_gpus
+    host = _worker_host(args, settings)
+    os.environ.update(host.env())
+    argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
+            "-n", f"{host.name}@%h", "-Q", host_queue(host.name), "-P", "prefork",
+            "-c", str(host.slots), "--prefetch-multiplier", "1", "-O", "fair", "-E",
+            "--without-gossip", "-l", args.loglevel or settings.log_level]
+    os.execv(sys.executable, argv)
+
+
+def _worker_host(args, settings: Settings):
+    """The host `trainq worker` registers; every mistake is a SettingsError that says why."""
+    import socket
+
+    from workers.host import Host, check_host_name, default_slots, parse_cpus, parse_gpus
 
     pool = settings.pool(args.pool)
     if pool is None:
         raise SettingsError(f"unknown pool {args.pool!r}; TRAINQ_POOLS declares: "
                             + ", ".join(p.name for p in settings.pools))
     gpus = parse_gpus(args.gpus)
-    if len(gpus) != pool.gpus:
-        raise SettingsError(f"pool {pool.name!r} slots have {pool.gpus} GPUs; --gpus gave "
-                            f"{len(gpus)} ({args.gpus!r})")
-    name = args.name or (f"{pool.name}-gpu{'_'.join(gpus)}" if gpus else pool.name)
-    slot = Slot(pool.name, gpus, parse_cpus(args.cpus) if args.cpus else None, name)
-    os.environ.update(slot.env())
-    argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
-            "-n", f"{name}@%h", "-Q", ",".join(pool_queues(pool.name)), "-P", "prefork",
-            "-c", "1", "--prefetch-multiplier", "1", "-O", "fair", "-E", "--without-gossip",
-            "-l", args.loglevel or settings.log_level]
-    os.execv(sys.executable, argv)
+    if args.slots is not None and args.slots < 1:
+        raise SettingsError(f"--slots must be 1 or more, got {args.slots}")
+    name = check_host_name(args.name or socket.gethostname())
+    return Host(pool.name, gpus, parse_cpus(args.cpus) if args.cpus else None, name,
+                args.slots or default_slots(gpus))
+
+
+def cmd_scheduler(args, settings: Settings) -> int:
+    from app.placer.service import run_scheduler
+
+    return run_scheduler(settings)
 
 
 def cmd_consumer(args, settings: Settings) -> int:
@@ -87,21 +100,27 @@ def build_parser() -> argparse.ArgumentParser:
     api = sub.add_parser("api", help="serve the HTTP API with gunicorn")
     api.add_argument("--workers", type=int, help="gunicorn worker processes")
     api.set_defaults(func=cmd_api)
-    worker = sub.add_parser("worker", help="run one worker slot pinned to GPUs")
+    worker = sub.add_parser("worker", help="serve a host's GPUs to the scheduler")
     worker.add_argument("--pool", required=True, help="pool name from TRAINQ_POOLS")
-    worker.add_argument("--gpus", default="", help="GPU ids of this slot: 0,1, a range 0-7 or "
+    worker.add_argument("--gpus", default="", help="GPU ids of this host: 0,1, a range 0-7 or "
                         "UUIDs; 'all': every GPU NVML finds (empty: none)")
     worker.add_argument("--cpus", default="", help="CPU set for the scripts, e.g. 0-7")
-    worker.add_argument("--name", help="node name (default: pool and GPU ids)")
+    worker.add_argument("--name", help="host name, unique in the cluster; the scripts see it as "
+                        "TRAINQ_HOST (default: this machine's host name)")
+    worker.add_argument("--slots", type=int, help="most jobs at once (default: one per GPU, "
+                        "or 1 without GPUs)")
     worker.add_argument("--loglevel", help="Celery log level")
     worker.set_defaults(func=cmd_worker)
+    sub.add_parser("scheduler", help="place queued jobs on hosts' GPUs (one leader; start a "
+                   "second as standby)").set_defaults(func=cmd_scheduler)
     consumer = sub.add_parser("consumer", help="apply worker events and deliver webhooks")
     consumer.add_argument("--name", help="consumer name in the stream's group (default: the host "
                           "name); give each consumer on one host its own")
     consumer.set_defaults(func=cmd_consumer)
     sub.add_parser("flower", help="Flower on the trainq Celery app").set_defaults(func=cmd_flower)
     add_admin_commands(sub)
-    sub.add_parser("up", help="run API, a cpu worker, consumer and Flower in the foreground"
+    sub.add_parser("up", help="run API, scheduler, a cpu worker, consumer and Flower in the "
+                   "foreground"
                    ).set_defaults(func=cmd_up)
     return parser
 

@@ -34,7 +34,8 @@ TAIL_LINES = 20
 def _services(settings: Settings) -> dict[str, list[str]]:
     cli = [sys.executable, "-m", "app.cli"]
     cpu_pool = min(settings.pools, key=lambda p: p.gpus)
-    return {"api": [*cli, "api"], "consumer": [*cli, "consumer"],
+    return {"api": [*cli, "api"], "scheduler": [*cli, "scheduler"],
+            "consumer": [*cli, "consumer"],
             "worker": [*cli, "worker", "--pool", cpu_pool.name, "--name", f"{cpu_pool.name}-local"],
             "flower": [*cli, "flower"]}
 
@@ -64,7 +65,7 @@ class Service:
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip("\n")
             self.tail.append(line)
-            print(f"{self.name:<8} | {line}", flush=True)
+            print(f"{self.name:<9} | {line}", flush=True)
         stream.close()
 
     def exited(self) -> bool:

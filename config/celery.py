@@ -6,7 +6,6 @@ from typing import Any
 
 from kombu import Exchange, Queue
 
-from config.queues import all_queues
 from config.settings import Settings
 
 #: Queue for short control-plane tasks; no training worker listens to it.
@@ -35,9 +34,14 @@ def broker_transport_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def declared_queue(name: str) -> Queue:
+    return Queue(name, Exchange(name, type="direct"), routing_key=name)
+
+
 def declared_queues(settings: Settings) -> list[Queue]:
-    names = all_queues(settings.pools) + [CONTROL_QUEUE]
-    return [Queue(n, Exchange(n, type="direct"), routing_key=n) for n in names]
+    """Host queues are not listed: each worker declares its own (`-Q host.<name>`), and the
+    scheduler declares it again with every message it sends there (see publishing)."""
+    return [declared_queue(CONTROL_QUEUE)]
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -49,7 +53,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_transport_options": broker_transport_options(settings),
         "result_backend": None,  # the database is the record of every job, not Celery
         "task_ignore_result": True,
-        # Long jobs: ack when done, never hold a second message, one job per slot.
+        # Long jobs: ack when done, never hold a second message; a host runs as many jobs at
+        # once as it has slots (its -c), and the scheduler never sends it more than that.
         "task_acks_late": True,
         "task_acks_on_failure": True,
         "task_acks_on_timeout": True,
@@ -57,7 +62,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_cancel_long_running_tasks_on_connection_loss": False,  # claims fence duplicates
         "worker_prefetch_multiplier": 1,
         "worker_disable_prefetch": True,
-        "worker_concurrency": 1,
+        "worker_concurrency": 1,  # `trainq worker` passes -c <slots>
         # No recycling of the pool process per job: it only supervises the script (which has its
         # own process), and a fresh pool process costs 1-5 s before the slot takes the next job.
         "worker_max_tasks_per_child": None,
@@ -65,7 +70,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_send_sent_event": True,
         "task_queues": declared_queues(settings),
         "task_default_queue": CONTROL_QUEUE,
-        "task_create_missing_queues": False,
+        "task_create_missing_queues": True,  # host queues are named at run time
         "task_default_priority": None,  # priority is the queue, never a message priority
         "task_serializer": "json",
         "accept_content": ["json"],

@@ -30,12 +30,6 @@ def attempt_key(job_id: str) -> str:
     return f"trainq:attempt:{job_id}"
 
 
-def published_key(job_id: str, attempt: int) -> str:
-    """Set when the attempt's message is sent; if the broker loses its data, this goes with it,
-    which is how the reconciler knows the message must be sent again."""
-    return f"trainq:published:{job_id}:{attempt}"
-
-
 def login_failures_key(scope: str, value: str) -> str:
     """Failed logins of one username or one client address in the current window (INCR, TTL).
     The value is hashed: it comes from the request and must not shape the key space."""
@@ -46,8 +40,9 @@ def login_failures_key(scope: str, value: str) -> str:
 #: Sorted set of "<job>|<attempt>" members claimed by a worker and not finished yet; the reaper
 #: reads it to find attempts whose `started` event never reached the database.
 CLAIMED_SET = "trainq:claimed"
-#: Written by the consumer; if it is gone, Redis lost its data (flush, restart without
-#: persistence) and every queued job's message must be assumed lost.
+#: Written by the scheduler; if it is gone, Redis lost its data (flush, restart without
+#: persistence), and with it which GPUs running jobs hold: it places nothing until their
+#: workers have re-asserted that.
 SENTINEL_KEY = "trainq:sentinel"
 
 

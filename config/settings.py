@@ -36,7 +36,16 @@ DEFAULTS: dict[str, str] = {
     # Private ranges webhooks may reach (the business system often lives on one), e.g.
     # "10.20.0.0/16,fd00:1::/64"; everything else that is not a public address is refused.
     "TRAINQ_NOTIFY_ALLOW_CIDRS": "",
+    # Pools and the most GPUs one instance of each may ask for; any host of a pool serves any
+    # mix of jobs that fit its GPUs.
     "TRAINQ_POOLS": "cpu=0,gpu=1",
+    # The scheduler's leader lock: a standby takes over this long after the leader died.
+    "TRAINQ_SCHEDULER_LOCK_SECONDS": "15",
+    # The most time between two scheduling cycles (submissions and finished jobs wake it sooner).
+    "TRAINQ_SCHEDULER_INTERVAL_SECONDS": "1",
+    # A waiting job gains one priority level per this many seconds, so nothing waits forever
+    # behind a stream of higher-priority work; 0 turns aging off (strict priority).
+    "TRAINQ_AGING_SECONDS": "3600",
     "TRAINQ_ADMIN_USERNAME": "admin",
     "TRAINQ_ADMIN_PASSWORD": "",
     "TRAINQ_SECRET_KEY": "",
@@ -89,6 +98,9 @@ class Settings:
     notify_url: str
     notify_allow_cidrs: tuple[IPNetwork, ...]
     pools: tuple[Pool, ...]
+    scheduler_lock_seconds: float
+    scheduler_interval_seconds: float
+    aging_seconds: float
     admin_username: str
     admin_password: str = field(repr=False)
     secret_key: str = field(repr=False)
@@ -137,6 +149,9 @@ class Settings:
             notify_url=env["TRAINQ_NOTIFY_URL"].rstrip("/"),
             notify_allow_cidrs=_networks(env, "TRAINQ_NOTIFY_ALLOW_CIDRS"),
             pools=parse_pools(env["TRAINQ_POOLS"]),
+            scheduler_lock_seconds=_positive(env, "TRAINQ_SCHEDULER_LOCK_SECONDS"),
+            scheduler_interval_seconds=_positive(env, "TRAINQ_SCHEDULER_INTERVAL_SECONDS"),
+            aging_seconds=_float(env, "TRAINQ_AGING_SECONDS"),
             admin_username=env["TRAINQ_ADMIN_USERNAME"],
             admin_password=env["TRAINQ_ADMIN_PASSWORD"],
             secret_key=env["TRAINQ_SECRET_KEY"],
@@ -200,6 +215,13 @@ def _float(env: Mapping[str, str], name: str) -> float:
         return float(env[name])
     except ValueError:
         raise SettingsError(f"{name} must be a number, got {env[name]!r}") from None
+
+
+def _positive(env: Mapping[str, str], name: str) -> float:
+    value = _float(env, name)
+    if value <= 0:
+        raise SettingsError(f"{name} must be more than 0, got {env[name]!r}")
+    return value
 
 
 class SettingsError(ValueError):

@@ -14,7 +14,8 @@ from config.settings import Settings
 from tests.support.client import ApiClient
 from tests.support.databases import fresh_database
 from tests.support.receiver import WebhookReceiver
-from tests.support.stack import Service, free_port, start_api, start_worker, trainq
+from tests.support.stack import (Service, free_port, start_api, start_scheduler, start_worker,
+                                 trainq)
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("TRAINQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -98,13 +99,14 @@ def migrated(stack_env, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def stack(stack_env, migrated, tmp_path_factory):
-    """API, consumer, a cpu worker and a gpu worker (fake GPU id), as real processes."""
+    """API, consumer, scheduler, a cpu host and a gpu host (one fake GPU id), as real processes."""
     logs = tmp_path_factory.mktemp("logs")
     base_url = f"http://127.0.0.1:{stack_env['TRAINQ_API_PORT']}"
     services: list[Service] = []
     try:
         services.append(start_api(stack_env, logs, base_url))
         services.append(Service("consumer", trainq("consumer"), stack_env, logs).start())
+        services.append(start_scheduler(stack_env, logs))
         services.append(start_worker("cpu", "", "cpu-test", stack_env, logs))
         services.append(start_worker("gpu", FAKE_GPU_ID, "gpu-test", stack_env, logs))
         yield {"base_url": base_url, "services": {s.name: s for s in services}, "logs": logs}

@@ -37,11 +37,13 @@ def test_db_upgrade_is_repeatable(stack_env, migrated):
     assert result.returncode == 0 and "up to date" in result.stdout
 
 
-def test_worker_refuses_a_pool_or_gpu_count_that_does_not_match(stack_env):
+def test_worker_refuses_an_unknown_pool_a_bad_name_or_slot_count(stack_env):
     unknown = _run(stack_env, "worker", "--pool", "tpu")
     assert unknown.returncode == 2 and "unknown pool 'tpu'" in unknown.stderr
-    wrong = _run(stack_env, "worker", "--pool", "gpu", "--gpus", "0,1")
-    assert wrong.returncode == 2 and "have 1 GPUs" in wrong.stderr
+    bad_name = _run(stack_env, "worker", "--pool", "gpu", "--gpus", "0,1", "--name", "a:b")
+    assert bad_name.returncode == 2 and "is not a host name trainq can use" in bad_name.stderr
+    no_slots = _run(stack_env, "worker", "--pool", "gpu", "--gpus", "0-7", "--slots", "0")
+    assert no_slots.returncode == 2 and "--slots must be 1 or more" in no_slots.stderr
     bad_cpus = _run(stack_env, "worker", "--pool", "cpu", "--cpus", "a-b")
     assert bad_cpus.returncode != 0 and "--cpus takes a CPU list" in bad_cpus.stderr
     bad_gpus = _run(stack_env, "worker", "--pool", "gpu", "--gpus", "0-x")
@@ -56,7 +58,7 @@ def test_worker_gpus_all_without_a_driver_says_what_to_give_instead(stack_env):
 
 
 def test_gpu_lists_take_ranges_and_uuids():
-    from workers.slot import parse_gpus
+    from workers.host import parse_gpus
 
     assert parse_gpus("0-3,6") == ("0", "1", "2", "3", "6")
     assert parse_gpus("GPU-1a2b,MIG-3c") == ("GPU-1a2b", "MIG-3c")

@@ -155,7 +155,7 @@ def test_a_worker_fails_an_attempt_whose_spec_it_cannot_read(tmp_path):
     """As a setup error the user sees, rather than a job left queued that nobody runs."""
     from config.settings import Settings
     from workers.runner import AttemptRun, _run_claimed
-    from workers.slot import Slot
+    from workers.host import Host
 
     class Recorder:
         def finished(self, outcome, **fields):
@@ -163,7 +163,7 @@ def test_a_worker_fails_an_attempt_whose_spec_it_cannot_read(tmp_path):
 
     settings = Settings.from_env({"TRAINQ_VAR_DIR": str(tmp_path)})
     run = AttemptRun("job-new", 1, {**UNVERSIONED, "version": PROTOCOL_VERSION + 1},
-                     Slot("cpu", (), None, "test"), settings)
+                     Host("cpu", (), None, "test"), settings, ALLOCATION.to_wire())
     events = Recorder()
     assert _run_claimed(run, None, events) == Outcome.FAILED
     assert events.fields["failure_class"] == protocol.FailureClass.SETUP_ERROR

@@ -1,6 +1,7 @@
-"""A job the database has but the broker never got (the API died between commit and send, or
-lost Redis right then) is published by the consumer's reconciler and runs once. (Redis losing
-its data is tests/faults/test_broker_and_consumer.py's flush and restart tests.)"""
+"""A job the database has but nobody announced (the API died between commit and waking the
+scheduler, or lost Redis right then) is placed by the scheduler, which reads queued jobs from the
+database, and runs once. (Redis losing its data is tests/faults/test_broker_and_consumer.py's
+flush and restart tests.)"""
 from __future__ import annotations
 
 import time
@@ -16,7 +17,7 @@ from app.services.transitions import record_creation
 pytestmark = pytest.mark.e2e
 
 
-def test_job_the_broker_never_got_is_published_and_runs(api, stack_env):
+def test_a_queued_job_nobody_announced_is_placed_and_runs(api, stack_env):
     job_id = f"job-orphan{time.time_ns()}"
     db = Database(stack_env["TRAINQ_DATABASE_URL"])
     try:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from config.protocol import TaskSpec
+from config.protocol import Allocation, InstanceAssignment, TaskSpec
 from config.settings import Settings
 from workers.runner import AttemptRun, _start
 from workers.scripts import ScriptPathError, resolve_script
-from workers.slot import Slot
+from workers.host import Host
 
 
 @pytest.fixture
@@ -64,7 +64,8 @@ def test_the_worker_checks_again_right_before_it_starts(root, tmp_path):
     os.symlink(tmp_path / "outside" / "evil.py", root / "link_in.py")
     settings = Settings.from_env({"TRAINQ_SCRIPT_ROOT": str(root),
                                   "TRAINQ_VAR_DIR": str(tmp_path / "var")})
-    run = AttemptRun("job-swap", 1, _spec("link_in.py"), Slot("cpu", (), None, "test"), settings)
+    run = AttemptRun("job-swap", 1, _spec("link_in.py"), Host("cpu", (), None, "test"), settings,
+                     _allocation("job-swap"))
     with pytest.raises(ScriptPathError, match="after following links"):
         _start(run)
 
@@ -75,12 +76,16 @@ def test_the_worker_runs_args_as_a_list_never_through_a_shell(root, tmp_path):
                                   "TRAINQ_VAR_DIR": str(tmp_path / "var")})
     canary = tmp_path / "pwned"
     args = ["; touch " + str(canary), "$(touch " + str(canary) + ")", "`id`", "--x=|y"]
-    run = AttemptRun("job-args", 1, _spec("echo_args.py", args), Slot("cpu", (), None, "test"),
-                     settings)
+    run = AttemptRun("job-args", 1, _spec("echo_args.py", args), Host("cpu", (), None, "test"),
+                     settings, _allocation("job-args"))
     proc = _start(run)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0 and not canary.exists()
     assert out.decode().strip() == repr(args)
+
+
+def _allocation(job_id: str) -> str:
+    return Allocation(job_id, 1, 1, (InstanceAssignment(0, "test", ()),)).to_wire()
 
 
 def _spec(script_path: str, args=()) -> dict:

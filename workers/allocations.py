@@ -7,7 +7,7 @@ Redis lost its data) and releases, the reaper releases what a lost host held."""
 from __future__ import annotations
 
 from config.keys import (ALLOCATIONS_SET, SCHEDULER_EPOCH, SCHEDULER_WAKE, allocation_key,
-                         claimed_member, host_jobs_key, host_key)
+                         claim_key, claimed_member, host_jobs_key, host_key)
 from config.protocol import Allocation
 
 RESERVED, STALE_EPOCH, TAKEN, HOST_OFFLINE, NO_SLOT, GPU_BUSY = (
@@ -53,6 +53,18 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('DEL', KEYS[1])
 """
 
+# KEYS: claim, allocation, allocations set, host jobs per instance. ARGV: member, allocation JSON.
+# The sweep's release of an allocation nobody claimed: a worker that claims it in the same
+# instant either wins (then this does nothing) or finds the allocation gone (then it drops it).
+_RELEASE_UNCLAIMED = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local current = redis.call('GET', KEYS[2])
+if current and current ~= ARGV[2] then return 0 end
+for i = 4, #KEYS do redis.call('HDEL', KEYS[i], ARGV[1]) end
+redis.call('ZREM', KEYS[3], ARGV[1])
+return redis.call('DEL', KEYS[2])
+"""
+
 # KEYS: allocation, allocations set, this host's jobs. ARGV: allocation JSON, member, GPU csv.
 _REASSERT = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
@@ -82,6 +94,28 @@ def release(redis, allocation: Allocation) -> bool:
     if released:
         wake_scheduler(redis)
     return released
+
+
+def release_unclaimed(redis, allocation: Allocation) -> bool:
+    """Give back an allocation whose attempt no worker has claimed; False if one has."""
+    keys = [claim_key(allocation.job_id, allocation.attempt),
+            allocation_key(allocation.job_id, allocation.attempt), ALLOCATIONS_SET,
+            *(host_jobs_key(i.host) for i in allocation.instances)]
+    released = bool(redis.eval(_RELEASE_UNCLAIMED, len(keys), *keys, _member(allocation),
+                               allocation.to_wire()))
+    if released:
+        wake_scheduler(redis)
+    return released
+
+
+def forget(redis, member: str, hosts: list[str]) -> None:
+    """Drop an allocation whose record is gone (Redis lost part of its data) from every host."""
+    pipe = redis.pipeline(transaction=True)
+    for host in hosts:
+        pipe.hdel(host_jobs_key(host), member)
+    pipe.zrem(ALLOCATIONS_SET, member)
+    pipe.execute()
+    wake_scheduler(redis)
 
 
 def reassert(redis, allocation: Allocation, host: str) -> None:

@@ -11,9 +11,11 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery("trainq", set_as_current=False)
     app.config_from_object(celery_config(settings))
     app.trainq_settings = settings
+    from workers import host_agent
     from workers.tasks import register_tasks
 
     register_tasks(app)
+    host_agent.install(app)
     return app
 
 

@@ -5,18 +5,21 @@ clocks of GPU hosts never matter. After the attempt ends, the lease names LEASE_
 owner until the consumer has recorded the outcome."""
 from __future__ import annotations
 
-from config.keys import (CLAIMED_SET, attempt_key, cancel_key, claim_key, claimed_member,
-                         lease_key)
+from config.keys import (CLAIMED_SET, allocation_key, attempt_key, cancel_key, claim_key,
+                         claimed_member, lease_key)
 from config.protocol import LEASE_DONE, LEASE_SEPARATOR
 
 #: How long claims and leases are remembered: longer than any re-delivery can arrive.
 KEY_TTL_SECONDS = 60 * 24 * 3600
 
-# One round trip, so a cancel and a second delivery can never slip between check and take.
+# One round trip, so a cancel, a second delivery or the scheduler taking the GPUs back can never
+# slip between check and take. The allocation must still be the one this message carries: the
+# scheduler releases an unclaimed one only in a script that checks for the claim (fencing).
 _CLAIM = f"""
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 local current = tonumber(redis.call('GET', KEYS[4]) or '0')
 if current > tonumber(ARGV[3]) then return -2 end
+if redis.call('GET', KEYS[6]) ~= ARGV[5] then return -3 end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then
   local now = redis.call('TIME')
   redis.call('SET', KEYS[3], ARGV[1] .. '{LEASE_SEPARATOR}' .. now[1], 'EX', ARGV[2])
@@ -38,15 +41,16 @@ if KEYS[3] then redis.call('SET', KEYS[3], ARGV[4], 'NX', 'EX', ARGV[3]) end
 return 1
 """
 
-CLAIMED, DUPLICATE, CANCELLED, SUPERSEDED = 1, 0, -1, -2
+CLAIMED, DUPLICATE, CANCELLED, SUPERSEDED, FENCED = 1, 0, -1, -2, -3
 
 
-def claim(redis, job_id: str, attempt: int, owner: str) -> int:
-    """CLAIMED for the one owner of the attempt; DUPLICATE, CANCELLED or SUPERSEDED otherwise."""
+def claim(redis, job_id: str, attempt: int, owner: str, allocation: str) -> int:
+    """CLAIMED for the one owner of the attempt; DUPLICATE, CANCELLED, SUPERSEDED, or FENCED (the
+    attempt's allocation in Redis is not `allocation`, the wire form this message carries)."""
     keys = [cancel_key(job_id), claim_key(job_id, attempt), lease_key(job_id, attempt),
-            attempt_key(job_id), CLAIMED_SET]
-    return int(redis.eval(_CLAIM, 5, *keys, owner, KEY_TTL_SECONDS, attempt,
-                          claimed_member(job_id, attempt)))
+            attempt_key(job_id), CLAIMED_SET, allocation_key(job_id, attempt)]
+    return int(redis.eval(_CLAIM, len(keys), *keys, owner, KEY_TTL_SECONDS, attempt,
+                          claimed_member(job_id, attempt), allocation))
 
 
 def heartbeat(redis, job_id: str, attempt: int, owner: str) -> bool:

@@ -14,16 +14,17 @@ from typing import Any
 
 from redis import exceptions as redis_errors
 
-from config.protocol import (RESERVED_ENV_PREFIXES, EventKind, FailureClass, Outcome,
-                             ProtocolError, TaskSpec)
+from config.protocol import (RESERVED_ENV_PREFIXES, Allocation, EventKind, FailureClass,
+                             Outcome, ProtocolError, TaskSpec)
 from config.settings import Settings
+from workers import allocations
 from workers import claim as claims
 from workers.events import EventPublisher
 from workers.exits import Stop, classify_exit, signal_name
 from workers.output import OutputShipper
 from workers.process import reap_group, spawn, stop_group
 from workers.scripts import ScriptPathError, resolve_script
-from workers.slot import Slot
+from workers.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,24 @@ class AttemptRun:
     attempt: int
     #: The spec as the message carries it; read only through `spec`.
     wire_spec: dict[str, Any]
-    slot: Slot
+    host: Host
     settings: Settings
+    #: The allocation as the message carries it: the claim compares it with Redis byte for byte.
+    wire_allocation: str
     stop_flag: dict = field(default_factory=lambda: {"set": False})
 
     @property
     def owner(self) -> str:
-        return f"{self.slot.name}/pid{os.getpid()}"
+        return f"{self.host.name}/pid{os.getpid()}"
+
+    @cached_property
+    def allocation(self) -> Allocation:
+        return Allocation.from_wire(self.wire_allocation)
+
+    @cached_property
+    def gpus(self) -> tuple[str, ...]:
+        """This host's GPUs in the allocation: exactly what the script may see."""
+        return next((i.gpus for i in self.allocation.instances if i.host == self.host.name), ())
 
     @cached_property
     def spec(self) -> TaskSpec:
@@ -58,10 +70,14 @@ class AttemptRun:
 
 
 def run_attempt(run: AttemptRun, redis) -> Outcome | Unreported:
-    """The attempt's outcome; SKIPPED when another delivery owns it or it was cancelled."""
-    taken = claims.claim(redis, run.job_id, run.attempt, run.owner)
+    """The attempt's outcome; SKIPPED when another delivery owns it, it was cancelled, or its
+    allocation is no longer the one the message carries. Whoever ends the attempt here gives
+    its GPUs back; a duplicate delivery leaves them to the delivery that runs it."""
+    taken = claims.claim(redis, run.job_id, run.attempt, run.owner, run.wire_allocation)
     if taken != claims.CLAIMED:
         log.info("%s attempt %s skipped: %s", run.job_id, run.attempt, _SKIP_REASON[taken])
+        if taken in (claims.CANCELLED, claims.SUPERSEDED):
+            _give_back(run, redis)
         return Unreported.SKIPPED
     try:
         outcome = _run_claimed(run, redis, EventPublisher(redis, run.job_id, run.attempt))
@@ -69,10 +85,20 @@ def run_attempt(run: AttemptRun, redis) -> Outcome | Unreported:
         return outcome
     finally:
         claims.release(redis, run.job_id, run.attempt)
+        _give_back(run, redis)
+
+
+def _give_back(run: AttemptRun, redis) -> None:
+    try:
+        allocations.release(redis, run.allocation)
+    except (ProtocolError, redis_errors.RedisError) as exc:  # the scheduler's sweep will
+        log.warning("%s attempt %s: could not give its GPUs back: %s", run.job_id, run.attempt,
+                    exc)
 
 
 _SKIP_REASON = {claims.DUPLICATE: "already claimed (a second delivery of the same attempt)",
-                claims.CANCELLED: "the job was stopped", claims.SUPERSEDED: "a newer attempt exists"}
+                claims.CANCELLED: "the job was stopped", claims.SUPERSEDED: "a newer attempt exists",
+                claims.FENCED: "the scheduler no longer places it here (its allocation changed)"}
 
 
 def _run_claimed(run: AttemptRun, redis, events: EventPublisher) -> Outcome | Unreported:
@@ -82,8 +108,8 @@ def _run_claimed(run: AttemptRun, redis, events: EventPublisher) -> Outcome | Un
         events.finished(Outcome.FAILED, message=f"the script could not start: {exc}",
                         failure_class=FailureClass.SETUP_ERROR)
         return Outcome.FAILED
-    events.send(EventKind.STARTED, {"worker": run.slot.name, "pid": proc.pid,
-                                    "gpus": run.slot.cuda_visible_devices, "pool": run.slot.pool})
+    events.send(EventKind.STARTED, {"worker": run.host.name, "pid": proc.pid,
+                                    "gpus": ",".join(run.gpus), "pool": run.host.pool})
     shipper = OutputShipper(events, proc.stdout, proc.stderr).start()
     reason = _supervise(run, redis, proc)
     reap_group(proc)  # also kills anything the script left behind in its group
@@ -103,7 +129,7 @@ def _start(run: AttemptRun) -> subprocess.Popen:
     dirs = _job_dirs(run)
     argv = [sys.executable, str(script), *run.spec.args]
     return spawn(argv, _script_env(run, dirs), cwd=str(dirs["TRAINQ_OUTPUT_DIR"]),
-                 cpus=run.slot.cpus)
+                 cpus=run.host.cpus)
 
 
 def _job_dirs(run: AttemptRun) -> dict[str, Path]:
@@ -120,7 +146,8 @@ def _script_env(run: AttemptRun, dirs: dict[str, Path]) -> dict[str, str]:
     env.update({k: v for k, v in run.spec.envs.items()
                 if not k.startswith(RESERVED_ENV_PREFIXES)})
     env.update({k: str(v) for k, v in dirs.items()})
-    env.update({"CUDA_VISIBLE_DEVICES": run.slot.cuda_visible_devices,
+    # Empty CUDA_VISIBLE_DEVICES hides every GPU: a 0-GPU job must not grab one it was not given.
+    env.update({"CUDA_VISIBLE_DEVICES": ",".join(run.gpus), "TRAINQ_HOST": run.host.name,
                 "TRAINQ_JOB_ID": run.job_id, "TRAINQ_ATTEMPT": str(run.attempt),
                 "PYTHONUNBUFFERED": "1"})
     if run.spec.dataset_id is not None:
@@ -154,6 +181,7 @@ def _reason_to_stop(run: AttemptRun, redis, deadline: float | None,
         try:
             if not claims.heartbeat(redis, run.job_id, run.attempt, run.owner):
                 return Stop.SUPERSEDED
+            allocations.reassert(redis, run.allocation, run.host.name)  # after a Redis flush
         except redis_errors.RedisError as exc:  # keep training through a broker blip
             log.warning("heartbeat for %s failed: %s", run.job_id, exc)
         return Stop.BEAT

@@ -1,33 +1,32 @@
-"""The one Celery task a worker slot runs. Thin: everything happens in workers.runner."""
+"""The one Celery task a host runs, once per placed instance. Thin: the work is workers.runner."""
 from __future__ import annotations
 
+import logging
 import signal
-from functools import lru_cache
-
-import redis as redis_lib
 
 from config.queues import RUN_JOB_TASK
-from workers.runner import AttemptRun, run_attempt
-from workers.slot import Slot
+from workers.connections import worker_redis
+from workers.host import Host
+from workers.runner import AttemptRun, Unreported, run_attempt
 
-
-@lru_cache(maxsize=1)
-def _redis(url: str) -> redis_lib.Redis:
-    # socket_timeout above any blocking call we make; events and claims are short commands.
-    return redis_lib.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5,
-                                    decode_responses=True)
+log = logging.getLogger(__name__)
 
 
 def register_tasks(app) -> None:
     @app.task(name=RUN_JOB_TASK, bind=True, acks_late=True, ignore_result=True, shared=False)
-    def run_job(self, job_id: str, attempt: int, spec: dict) -> str:
-        """Run one attempt of a training job on this slot; `spec` is a TaskSpec's wire form."""
+    def run_job(self, job_id: str, attempt: int, spec: dict, allocation: str | None = None) -> str:
+        """Run one attempt of a training job on the GPUs its allocation names on this host;
+        `spec` is a TaskSpec's wire form, `allocation` an Allocation's (config.protocol)."""
+        if allocation is None:
+            log.warning("%s attempt %s: a message without an allocation (sent before the "
+                        "scheduler existed) is dropped; the scheduler places it", job_id, attempt)
+            return Unreported.SKIPPED
         settings = self.app.trainq_settings
-        run = AttemptRun(job_id, int(attempt), spec, Slot.from_env(), settings)
+        run = AttemptRun(job_id, int(attempt), spec, Host.from_env(), settings, allocation)
         # revoke(terminate=True) sends SIGTERM to this pool process: turn it into a clean stop
         # of the script's group instead of leaving the script orphaned.
         previous = signal.signal(signal.SIGTERM, lambda *_: run.stop_flag.__setitem__("set", True))
         try:
-            return run_attempt(run, _redis(settings.redis_url))
+            return run_attempt(run, worker_redis(settings.redis_url))
         finally:
             signal.signal(signal.SIGTERM, previous)  # between jobs, the pool's own handling

@@ -43,10 +43,10 @@ class Job(Base):
     started_at: Mapped[Optional[datetime]]
     finished_at: Mapped[Optional[datetime]]
     stop_requested_at: Mapped[Optional[datetime]]
-    #: When the reconciler saw the current attempt known to the broker (sent, or claimed);
-    #: NULL = not confirmed yet. Reset for every queued job when Redis loses its data.
+    #: When the scheduler placed the current attempt and sent it to its host(s); NULL while
+    #: it waits to be placed.
     published_at: Mapped[Optional[datetime]]
-    #: A retried attempt is published no earlier than this (fault_tolerance_retry_interval_sec).
+    #: A retried attempt is placed no earlier than this (fault_tolerance_retry_interval_sec).
     not_before: Mapped[Optional[datetime]]
     #: Retry the job as a new attempt when its worker is lost (seed 004's fault tolerance).
     auto_fault_tolerance: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -15,12 +15,12 @@ from app.models import Job
 from app.models.base import utcnow
 from app.services import access, idempotency
 from app.services.quotas import check_quotas
-from app.services.publishing import publish_attempt
 from app.services.transitions import record_creation, transition
 from app.webhooks.address import AddressRefused, check_url
 from config.keys import cancel_key
 from config.pools import pool_for
 from config.queues import DEFAULT_PRIORITY, queue_name
+from workers.allocations import wake_scheduler
 from workers.scripts import ScriptPathError, relative_script
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def new_job_id() -> str:
 
 def submit_job(runtime, data: dict[str, Any], user_id: int | None,
                idempotency_key: str | None = None) -> tuple[Job, bool]:
-    """Validate against this deployment, record the job as queued, then publish it.
+    """Validate against this deployment, record the job as queued, then wake the scheduler.
 
     Returns (job, replayed): replayed is True when the Idempotency-Key named an earlier job."""
     if idempotency_key is not None:
@@ -57,10 +57,17 @@ def submit_job(runtime, data: dict[str, Any], user_id: int | None,
         if idempotency_key is None:
             raise
         return _replay(runtime, user_id, idempotency_key, data), True  # a concurrent twin won
-    # Published after commit so a worker never sees a job the database does not have. If the
-    # send fails or never happens, Redis has no marker for it and the reconciler sends it.
-    publish_attempt(runtime, job, record=False)
+    # The scheduler reads queued jobs from the database; the wake-up only spares it waiting
+    # for its next cycle, so a lost one delays the job by at most a cycle.
+    _wake_scheduler(runtime)
     return job, False
+
+
+def _wake_scheduler(runtime) -> None:
+    try:
+        wake_scheduler(runtime.redis)
+    except redis_lib.RedisError as exc:
+        log.warning("could not wake the scheduler (%s); it places the job at its next cycle", exc)
 
 
 def _new_job(settings, data: dict[str, Any], user_id: int | None) -> Job:

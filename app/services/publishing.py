@@ -1,53 +1,48 @@
-"""Hand a job's current attempt to the broker: the only place that sends a Celery message."""
+"""Hand placed work to the broker: the only place that sends a Celery message."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlalchemy import update
 
 from app.models import Job
-from app.models.base import utcnow
-from config.keys import claim_key, published_key
-from config.queues import RUN_JOB_TASK
+from config.celery import declared_queue
+from config.protocol import Allocation
+from config.queues import RUN_JOB_TASK, host_queue
 
 log = logging.getLogger(__name__)
 
 
-def task_id(job_id: str, attempt: int) -> str:
-    return f"{job_id}.{attempt}"
+def task_id(job_id: str, attempt: int, rank: int = 0) -> str:
+    return f"{job_id}.{attempt}" if rank == 0 else f"{job_id}.{attempt}.r{rank}"
 
 
-def publish_attempt(runtime, job: Job, record: bool = True) -> bool:
-    """Send the attempt's message, then leave a marker beside it; with `record`, also stamp
-    published_at (the API leaves that to the reconciler: one database write per submission).
-    False on failure: the reconciler sends it later."""
+def send_instances(runtime, job: Job, allocation: Allocation) -> bool:
+    """One message per instance, to its host's queue; False if the broker refused one.
+
+    The queue is declared with every send: kombu's Redis transport routes by a binding stored in
+    Redis, and a message published after that binding was lost (a flush) would be dropped. A
+    message that arrives after its allocation was given back is turned away by the claim."""
+    spec = job.task_spec().to_wire()
+    wire = allocation.to_wire()
     try:
-        runtime.celery.send_task(
-            RUN_JOB_TASK, kwargs={"job_id": job.id, "attempt": job.attempt,
-                                  "spec": job.task_spec().to_wire()},
-            queue=job.queue, task_id=task_id(job.id, job.attempt), retry=False)
-        # After the send: a crash between the two leaves no marker, so the reconciler re-sends,
-        # and the claim turns the extra copy away. The reverse order could lose the job.
-        runtime.redis.set(published_key(job.id, job.attempt), "1",
-                          ex=runtime.settings.visibility_timeout_seconds)
+        for instance in allocation.instances:
+            queue = declared_queue(host_queue(instance.host))
+            runtime.celery.send_task(
+                RUN_JOB_TASK, kwargs={"job_id": job.id, "attempt": job.attempt, "spec": spec,
+                                      "allocation": wire},
+                queue=queue, declare=[queue], task_id=task_id(job.id, job.attempt, instance.rank),
+                retry=False)
     except Exception as exc:  # kombu raises several types for a dead broker
-        log.warning("could not publish %s attempt %s: %s", job.id, job.attempt, exc)
+        log.warning("could not send %s attempt %s: %s", job.id, job.attempt, exc)
         return False
-    if record:
-        mark_published(runtime, [(job.id, job.attempt)])
     return True
 
 
-def mark_published(runtime, attempts: list[tuple[str, int]]) -> None:
+def mark_published(runtime, attempts: list[tuple[str, int]], at: datetime) -> None:
+    """Stamp when the scheduler sent each attempt to its host(s) (one time per cycle)."""
     with runtime.db.write() as session:
         for job_id, attempt in attempts:
             session.execute(update(Job).where(Job.id == job_id, Job.attempt == attempt)
-                            .values(published_at=utcnow()))
-
-
-def known_to_broker(redis, jobs: list[Job]) -> list[bool]:
-    """Per job: does Redis know the current attempt (a send marker or a worker's claim)?"""
-    pipe = redis.pipeline(transaction=False)
-    for job in jobs:
-        pipe.exists(published_key(job.id, job.attempt), claim_key(job.id, job.attempt))
-    return [bool(count) for count in pipe.execute()] if jobs else []
+                            .values(published_at=at))

@@ -18,7 +18,7 @@ def requeue_as_new_attempt(session: Session, redis, job: Job, *, failure_class: 
                            message: str, notify_url: str, counts_against_retries: bool = True,
                            delay_seconds: float | None = None) -> int:
     """Close the current attempt, fence it off and queue the job again as attempt + 1, whose
-    message the reconciler sends once `not_before` has passed. Returns the new attempt number.
+    which the scheduler places once `not_before` has passed. Returns the new attempt number.
 
     The caller holds the job's row lock, has checked that `job.attempt` is the attempt it
     means, and owns the policy: whether a requeue is allowed at all (the retry budget, see

@@ -1,5 +1,5 @@
 """A second stack for fault injection: short lease and visibility timeout, its own Redis server
-and database, two cpu worker slots that tests kill and restart."""
+and database, a scheduler and two one-slot cpu hosts that tests kill and restart."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,8 @@ from tests.conftest import ADMIN_PASSWORD, WEBHOOK_SECRET
 from tests.support.client import ApiClient
 from tests.support.databases import fresh_database
 from tests.support.redis_server import RedisServer
-from tests.support.stack import Service, free_port, start_api, start_worker, trainq
+from tests.support.stack import (Service, free_port, start_api, start_scheduler, start_worker,
+                                 trainq)
 
 #: Scaled timings: what takes 30 s in production takes 3 s here.
 LEASE_SECONDS, REAPER_SECONDS, VISIBILITY_TIMEOUT = 3, 0.5, 4
@@ -32,6 +33,8 @@ class FaultStack:
             service = start_api(self.env, self.logs, self.base_url)
         elif name == "consumer":
             service = Service("consumer", trainq("consumer"), self.env, self.logs).start()
+        elif name.startswith("scheduler"):
+            service = start_scheduler(self.env, self.logs, name)
         else:
             service = start_worker("cpu", "", name, self.env, self.logs)
         self.services[name] = service
@@ -99,7 +102,7 @@ def fault_stack(fault_env, tmp_path_factory):
     stack = FaultStack(fault_env, tmp_path_factory.mktemp("fault-logs"),
                        f"http://127.0.0.1:{fault_env['TRAINQ_API_PORT']}")
     try:
-        for name in ("api", "consumer", "w1", "w2"):
+        for name in ("api", "consumer", "scheduler", "w1", "w2"):
             stack.start(name)
         yield stack
     finally:

@@ -58,11 +58,18 @@ def trainq(*args: str) -> list[str]:
     return [sys.executable, "-m", "app.cli", *args]
 
 
-def start_worker(pool: str, gpus: str, name: str, env: dict, log_dir: Path) -> Service:
+def start_worker(pool: str, gpus: str, name: str, env: dict, log_dir: Path,
+                 *extra: str) -> Service:
+    """A worker host; returns once it has registered (the scheduler may place work on it)."""
     service = Service(f"worker-{name}", trainq("worker", "--pool", pool, "--gpus", gpus,
-                                               "--name", name), env, log_dir).start()
-    service.wait_for_log(f"{name}@", timeout=60)
-    service.wait_for_log("ready.", timeout=60)
+                                               "--name", name, *extra), env, log_dir).start()
+    service.wait_for_log(f"host {name} registered", timeout=60)
+    return service
+
+
+def start_scheduler(env: dict, log_dir: Path, name: str = "scheduler") -> Service:
+    service = Service(name, trainq("scheduler"), env, log_dir).start()
+    service.wait_for_log("leading with epoch", timeout=60)
     return service
 
 

@@ -1,40 +1,56 @@
-"""The worker slot this process serves: its pool, GPU ids and CPU set, from `trainq worker`."""
+"""The host this worker serves: its name, pool, GPU ids, CPU set and how many jobs it runs at
+once, from `trainq worker`. The scheduler places jobs on it; it never picks jobs itself."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass
 
 from config.settings import SettingsError
 
 #: Set by `trainq worker` for the Celery process it starts; not user settings.
-SLOT_POOL_ENV, SLOT_GPUS_ENV, SLOT_CPUS_ENV, SLOT_NAME_ENV = (
-    "TRAINQ_SLOT_POOL", "TRAINQ_SLOT_GPUS", "TRAINQ_SLOT_CPUS", "TRAINQ_SLOT_NAME")
+HOST_POOL_ENV, HOST_GPUS_ENV, HOST_CPUS_ENV, HOST_NAME_ENV, HOST_SLOTS_ENV = (
+    "TRAINQ_HOST_POOL", "TRAINQ_HOST_GPUS", "TRAINQ_HOST_CPUS", "TRAINQ_HOST_NAME",
+    "TRAINQ_HOST_SLOTS")
+#: Host names become Redis keys and a Celery queue name: keep them plain.
+_HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
 @dataclass(frozen=True)
-class Slot:
+class Host:
     pool: str
     gpus: tuple[str, ...]
     cpus: frozenset[int] | None
     name: str
-
-    @property
-    def cuda_visible_devices(self) -> str:
-        # Empty hides every GPU: a cpu-pool job must not grab a GPU it was not given.
-        return ",".join(self.gpus)
+    #: Jobs it runs at once (its Celery concurrency); the scheduler never places more.
+    slots: int = 1
 
     def env(self) -> dict[str, str]:
-        return {SLOT_POOL_ENV: self.pool, SLOT_GPUS_ENV: ",".join(self.gpus),
-                SLOT_CPUS_ENV: format_cpus(self.cpus), SLOT_NAME_ENV: self.name}
+        return {HOST_POOL_ENV: self.pool, HOST_GPUS_ENV: ",".join(self.gpus),
+                HOST_CPUS_ENV: format_cpus(self.cpus), HOST_NAME_ENV: self.name,
+                HOST_SLOTS_ENV: str(self.slots)}
 
     @classmethod
-    def from_env(cls) -> "Slot":
-        cpus = os.environ.get(SLOT_CPUS_ENV, "")
-        return cls(pool=os.environ.get(SLOT_POOL_ENV, "cpu"),
-                   gpus=parse_gpus(os.environ.get(SLOT_GPUS_ENV, "")),
+    def from_env(cls) -> "Host":
+        cpus = os.environ.get(HOST_CPUS_ENV, "")
+        return cls(pool=os.environ.get(HOST_POOL_ENV, "cpu"),
+                   gpus=tuple(filter(None, os.environ.get(HOST_GPUS_ENV, "").split(","))),
                    cpus=parse_cpus(cpus) if cpus else None,
-                   name=os.environ.get(SLOT_NAME_ENV) or socket.gethostname())
+                   name=os.environ.get(HOST_NAME_ENV) or socket.gethostname(),
+                   slots=int(os.environ.get(HOST_SLOTS_ENV) or 1))
+
+
+def check_host_name(name: str) -> str:
+    if not _HOST_NAME.match(name):
+        raise SettingsError(f"--name {name!r} is not a host name trainq can use: letters, digits, "
+                            "'.', '_' and '-', starting with a letter or digit, at most 63")
+    return name
+
+
+def default_slots(gpus: tuple[str, ...]) -> int:
+    """One job per GPU at most (a 0-GPU job still takes a slot); a host without GPUs runs one."""
+    return max(1, len(gpus))
 
 
 def parse_gpus(text: str) -> tuple[str, ...]:

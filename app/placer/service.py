@@ -1,0 +1,180 @@
+"""`trainq scheduler`: lead (or stand by), and each cycle place what fits, publish every
+waiting job's position and ETA, and give back GPUs nobody will give back."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from datetime import datetime, timezone
+
+import redis as redis_lib
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.models import Job
+from app.placer import board
+from app.placer.dispatch import Dispatcher, LostLeadership
+from app.placer.estimates import FROM_EPOCHS, FROM_LIMIT
+from app.placer.leader import Leadership
+from app.placer.snapshot import PoolView, Snapshot, take
+from app.placer.sweep import Sweep
+from app.runtime import Runtime
+from app.scheduler.policy import plan
+from app.services.publishing import mark_published
+from config.keys import SCHEDULER_WAKE, SENTINEL_KEY
+
+log = logging.getLogger(__name__)
+#: How often a standby asks for the lock: it takes over within the lock's TTL plus this.
+STANDBY_POLL_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 10.0
+
+
+class Scheduler:
+    def __init__(self, runtime: Runtime):
+        self.runtime, self.settings = runtime, runtime.settings
+        # Its own client: BLPOP waits longer than the API's short socket timeout allows.
+        self.redis = redis_lib.Redis.from_url(self.settings.redis_url, socket_timeout=30,
+                                              socket_connect_timeout=5, decode_responses=True)
+        self.leadership = Leadership(self.redis, self.settings.scheduler_lock_seconds)
+        self.dispatcher = Dispatcher(runtime, self.redis, self.settings.lease_seconds)
+        self.sweep = Sweep(runtime, self.redis)
+        self.stopping = threading.Event()
+        self.epoch: int | None = None
+        self.data_lost_at: float | None = None
+        self._last_sweep = 0.0
+
+    def run(self) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                self.step()
+                failures = 0
+            except (RedisError, SQLAlchemyError) as exc:
+                failures += 1
+                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** failures)
+                log.warning("scheduler cycle failed (%s); retrying in %.1fs", exc, delay)
+                self.stopping.wait(delay)
+        if self.epoch is not None:
+            self._resign()
+
+    def step(self) -> None:
+        """Lead one cycle, or wait as standby."""
+        epoch = self.leadership.hold()
+        self._announce(epoch)
+        if epoch is None:
+            self.stopping.wait(STANDBY_POLL_SECONDS)
+            return
+        try:
+            self.cycle(epoch)
+        except LostLeadership as exc:
+            log.warning("lost the lead mid-cycle (%s); standing by", exc)
+            self.epoch = None
+            return
+        self._wait_for_wake()
+
+    def cycle(self, epoch: int) -> int:
+        """Place what fits in every pool; returns how many jobs it placed."""
+        if self._holding_after_data_loss():
+            return 0
+        self._maybe_sweep()
+        now = time.time()
+        with self.runtime.db.read() as session:
+            snapshot = take(session, self.redis, self.settings.lease_seconds, now)
+        placed = []
+        for pool, view in snapshot.pools.items():
+            placed += self._place_pool(pool, view, snapshot, epoch)
+        if placed:
+            mark_published(self.runtime, placed, datetime.fromtimestamp(now, tz=timezone.utc))
+        return len(placed)
+
+    def _place_pool(self, pool: str, view: PoolView, snapshot: Snapshot,
+                    epoch: int) -> list[tuple[str, int]]:
+        decided = plan(snapshot.now, view.hosts, view.running, view.pending,
+                       aging_seconds=self.settings.aging_seconds)
+        placed = []
+        jobs = self._jobs([p.job_id for p in decided.placements], snapshot)
+        for placement in decided.placements:
+            job = jobs.get(placement.job_id)
+            if job is not None and self.dispatcher.commit(job, placement, epoch):
+                placed.append((job.id, job.attempt))
+        board.publish(self.redis, pool, decided.queue, snapshot.now, _basis_note(view, snapshot))
+        return placed
+
+    def _jobs(self, ids: list[str], snapshot: Snapshot) -> dict[str, Job]:
+        """The placed jobs, still queued at the attempt the snapshot saw (a stop meanwhile
+        removes one: it is not sent)."""
+        if not ids:
+            return {}
+        with self.runtime.db.read() as session:
+            rows = session.scalars(select(Job).where(Job.id.in_(ids), Job.status == "queued"))
+            return {job.id: job for job in rows if job.attempt == snapshot.attempts.get(job.id)}
+
+    def _maybe_sweep(self) -> None:
+        if time.monotonic() - self._last_sweep >= self.settings.reaper_interval_seconds:
+            self._last_sweep = time.monotonic()
+            self.sweep.run_once()
+
+    def _holding_after_data_loss(self) -> bool:
+        """No sentinel: Redis lost its data, and with it the record of which GPUs running jobs
+        hold. Place nothing for two heartbeats, so every live worker re-asserts its allocation
+        first; then every queued job (the database still has them all) is placed again."""
+        if self.redis.exists(SENTINEL_KEY):
+            return False
+        now = time.monotonic()
+        if self.data_lost_at is None:
+            self.data_lost_at = now
+            log.warning("Redis has no trainq sentinel (new, flushed or restarted without "
+                        "persistence): waiting for running jobs to re-assert their GPUs")
+        if now - self.data_lost_at < 2 * self.settings.heartbeat_seconds + 1:
+            return True
+        self.redis.set(SENTINEL_KEY, "1")
+        self.data_lost_at = None
+        return False
+
+    def _wait_for_wake(self) -> None:
+        self.redis.blpop([SCHEDULER_WAKE], timeout=self.settings.scheduler_interval_seconds)
+
+    def _announce(self, epoch: int | None) -> None:
+        if epoch != self.epoch:
+            if epoch is None:
+                log.info("standing by: %s leads", self.leadership.leader())
+            else:
+                log.info("leading with epoch %d", epoch)
+            self.epoch = epoch
+
+    def _resign(self) -> None:
+        try:
+            self.leadership.resign()
+        except RedisError:
+            pass
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def _basis_note(view: PoolView, snapshot: Snapshot) -> str:
+    kinds = [snapshot.end_basis.get(job.id) for job in view.running]
+    epochs, limits = kinds.count(FROM_EPOCHS), kinds.count(FROM_LIMIT)
+    unknown = len(kinds) - epochs - limits
+    parts = [f"{epochs} running from epoch times" if epochs else "",
+             f"{limits} from time limits" if limits else "",
+             f"{unknown} unknown" if unknown else ""]
+    return ", ".join(filter(None, parts))
+
+
+def run_scheduler(settings) -> int:
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime = Runtime(settings)
+    scheduler = Scheduler(runtime)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: scheduler.stop())
+    log.info("scheduler %s starting", scheduler.leadership.holder)
+    try:
+        scheduler.run()
+    finally:
+        scheduler.redis.close()
+        runtime.close()
+    return 0

@@ -1,0 +1,97 @@
+"""One consistent-enough picture of every pool for a scheduling cycle: hosts and what they hold
+(Redis), the jobs waiting to be placed and the running jobs' expected ends (the database).
+
+A picture may be stale by the time it is acted on; that is safe, because every reservation is
+checked again inside its Lua call (free GPUs, host alive, epoch current)."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy import or_, select
+
+from app.domain.status import JobStatus
+from app.models import Job
+from app.placer.estimates import expected_ends
+from app.scheduler.model import HostView, PendingJob, RunningJob
+from config.keys import ALLOCATIONS_SET
+from workers.hosts import HostRecord, HostState, read_hosts
+
+
+@dataclass
+class PoolView:
+    hosts: list[HostView] = field(default_factory=list)
+    running: list[RunningJob] = field(default_factory=list)
+    pending: list[PendingJob] = field(default_factory=list)
+
+
+@dataclass
+class Snapshot:
+    now: float  # wall clock, the policy's time base
+    pools: dict[str, PoolView]
+    attempts: dict[str, int]  # pending job id -> the attempt to place
+    #: running job id -> how its expected end was estimated (estimates.FROM_*)
+    end_basis: dict[str, str]
+
+
+def take(session, redis, fresh_seconds: float, now: float) -> Snapshot:
+    server_now, records = read_hosts(redis)
+    placed = {_job_of(member) for member in redis.zrange(ALLOCATIONS_SET, 0, -1)}
+    pools: dict[str, PoolView] = defaultdict(PoolView)
+    for record in records:
+        online = record.state(server_now, fresh_seconds) is HostState.ONLINE
+        pools[record.pool].hosts.append(_host_view(record, online))
+    ends = expected_ends(session, _holders(records), now)
+    for record in records:
+        for job_id, gpus in _held(record).items():
+            _running(pools[record.pool], job_id, record.name, gpus, ends.get(job_id))
+    attempts = {}
+    for job in _pending(session, now, placed):
+        pools[job.pool].pending.append(_pending_job(job))
+        attempts[job.id] = job.attempt
+    return Snapshot(now, dict(pools), attempts, {j: basis for j, (_, basis) in ends.items()})
+
+
+def _job_of(member: str) -> str:
+    return member.rpartition("|")[0]
+
+
+def _holders(records: list[HostRecord]) -> set[str]:
+    return {_job_of(member) for record in records for member in record.jobs}
+
+
+def _held(record: HostRecord) -> dict[str, tuple[str, ...]]:
+    return {_job_of(member): gpus for member, gpus in record.jobs.items()}
+
+
+def _host_view(record: HostRecord, online: bool) -> HostView:
+    return HostView(name=record.name, gpus=record.gpus, free_gpus=frozenset(record.free_gpus),
+                    slots=record.slots, free_slots=record.free_slots,
+                    schedulable=online and not record.draining)
+
+
+def _running(pool: PoolView, job_id: str, host: str, gpus: tuple[str, ...],
+             end: tuple[float, str] | None) -> None:
+    for index, job in enumerate(pool.running):
+        if job.id == job_id:   # an instance on another host: one job, several hosts
+            pool.running[index] = RunningJob(job_id, {**job.hosts, host: gpus}, job.expected_end)
+            return
+    pool.running.append(RunningJob(job_id, {host: gpus}, end[0] if end else None))
+
+
+def _pending(session, now: float, placed: set[str]) -> list[Job]:
+    at = datetime.fromtimestamp(now, tz=timezone.utc)
+    rows = session.execute(select(
+        Job.id, Job.attempt, Job.pool, Job.workspace_id, Job.priority, Job.gpu, Job.created_at,
+        Job.max_running_time_ms).where(
+        Job.status == JobStatus.QUEUED.value,
+        or_(Job.not_before.is_(None), Job.not_before <= at)))
+    return [row for row in rows if row.id not in placed]
+
+
+def _pending_job(row) -> PendingJob:
+    limit = row.max_running_time_ms
+    return PendingJob(id=row.id, workspace=str(row.workspace_id), priority=row.priority,
+                      gpus=row.gpu, submitted_at=row.created_at.timestamp(),
+                      estimate_s=limit / 1000 if limit else None)
