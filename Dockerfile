@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
 # One image for every trainq service; docker-compose.yml picks the subcommand:
-#   docker run --rm trainq db upgrade | api | consumer | flower | worker --pool gpu --gpus 0
+#   docker run --rm trainq db upgrade | api | scheduler | consumer | flower | worker --pool gpu --gpus all
 #
 # torch: by default `pip install torch==$TORCH_VERSION` resolves on PyPI (on linux/x86_64 that is a
 # CUDA build that bundles its CUDA libraries, so the base image needs no CUDA toolkit; the host needs

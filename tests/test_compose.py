@@ -14,13 +14,16 @@ from pathlib import Path
 import pytest
 import yaml  # PyYAML: a dev dependency (setup.cfg [dev])
 
+from workers.host import parse_gpus
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 
 # ${VAR}, ${VAR:-x}, ${VAR:?msg} and $VAR, but not $$VAR / $${VAR} (escaped for the container).
 _INTERPOLATED = re.compile(r"(?<!\$)\$\{?([A-Za-z_][A-Za-z0-9_]*)")
-EXPECTED_SERVICES = {"redis", "postgres", "migrate", "api", "consumer", "flower", "worker-gpu0"}
+EXPECTED_SERVICES = {"redis", "postgres", "migrate", "api", "scheduler", "consumer", "flower",
+                     "worker-gpu"}
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +93,7 @@ def _option(words: list[str], flag: str) -> str | None:
 
 def test_expected_services_present(compose: dict, trainq_services: dict[str, dict]) -> None:
     assert EXPECTED_SERVICES <= set(compose["services"]), EXPECTED_SERVICES - set(compose["services"])
-    assert {"migrate", "api", "consumer", "flower", "worker-gpu0"} <= set(trainq_services)
+    assert {"migrate", "api", "scheduler", "consumer", "flower", "worker-gpu"} <= set(trainq_services)
     assert not {"redis", "postgres"} & set(trainq_services)
 
 
@@ -146,11 +149,11 @@ def test_gpu_workers_reserve_their_gpus_and_never_see_the_database(
     compose: dict, trainq_services: dict[str, dict]
 ) -> None:
     workers = _gpu_workers(trainq_services)
-    assert "worker-gpu0" in workers, f"worker-gpu0 is not a `worker --gpus` service: {sorted(workers)}"
+    assert "worker-gpu" in workers, f"worker-gpu is not a `worker --gpus` service: {sorted(workers)}"
     for name, svc in workers.items():
         devices = _devices(svc)
         assert devices, f"{name}: no deploy.resources.reservations.devices"
-        reserved = 0
+        reserved: int | str = 0
         for dev in devices:
             caps = dev.get("capabilities")
             assert isinstance(caps, list) and "gpu" in caps, f"{name}: capabilities must list gpu"
@@ -161,20 +164,30 @@ def test_gpu_workers_reserve_their_gpus_and_never_see_the_database(
                 assert isinstance(ids, list) and ids, f"{name}: device_ids must be a non-empty list"
                 assert all(isinstance(i, str) for i in ids), f"{name}: device_ids must be strings"
                 reserved += len(ids)
+            elif dev.get("count") == "all":
+                reserved = "all"
             else:
-                assert isinstance(dev.get("count"), int), f"{name}: count must be a number of GPUs"
+                assert isinstance(dev.get("count"), int), f"{name}: count must be a number or all"
                 reserved += dev["count"]
-        # Reserved GPUs are renumbered from 0 inside the container: --gpus must index into them.
         gpus = _option(_words(svc.get("command")), "--gpus")
         assert gpus, f"{name}: `worker` without a --gpus value"
-        indexes = [int(i) for i in gpus.split(",")]
-        assert len(indexes) == reserved, f"{name}: --gpus {gpus} but {reserved} GPU(s) reserved"
-        assert all(0 <= i < reserved for i in indexes), f"{name}: --gpus {gpus} outside 0..{reserved - 1}"
+        if reserved == "all" or gpus == "all":
+            # Every GPU the container sees, found by NVML: only with a reservation of all of them.
+            assert (reserved, gpus) == ("all", "all"), f"{name}: --gpus {gpus}, {reserved} reserved"
+        else:
+            _check_indexes(name, gpus, reserved)
 
         env = _environment(svc)
         assert "TRAINQ_DATABASE_URL" not in env, f"{name}: workers never open the database"
         depends = svc.get("depends_on") or {}
         assert "postgres" not in depends and "migrate" not in depends, f"{name}: depends on the DB"
+
+
+def _check_indexes(name: str, gpus: str, reserved: int) -> None:
+    """Reserved GPUs are renumbered from 0 inside the container: --gpus must index into them."""
+    indexes = [int(i) for i in parse_gpus(gpus)]
+    assert len(indexes) == reserved, f"{name}: --gpus {gpus} but {reserved} GPU(s) reserved"
+    assert all(0 <= i < reserved for i in indexes), f"{name}: --gpus {gpus} outside 0..{reserved - 1}"
 
 
 def test_gpu_node_names_are_unique(trainq_services: dict[str, dict]) -> None:

@@ -42,6 +42,7 @@ class Scheduler:
         self.sweep = Sweep(runtime, self.redis)
         self.stopping = threading.Event()
         self.epoch: int | None = None
+        self._announced = False
         self.data_lost_at: float | None = None
         self._last_sweep = 0.0
 
@@ -137,7 +138,8 @@ class Scheduler:
         self.redis.blpop([SCHEDULER_WAKE], timeout=self.settings.scheduler_interval_seconds)
 
     def _announce(self, epoch: int | None) -> None:
-        if epoch != self.epoch:
+        if epoch != self.epoch or not self._announced:
+            self._announced = True
             if epoch is None:
                 log.info("standing by: %s leads", self.leadership.leader())
             else:

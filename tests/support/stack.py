@@ -67,9 +67,11 @@ def start_worker(pool: str, gpus: str, name: str, env: dict, log_dir: Path,
     return service
 
 
-def start_scheduler(env: dict, log_dir: Path, name: str = "scheduler") -> Service:
+def start_scheduler(env: dict, log_dir: Path, name: str = "scheduler",
+                    expect: str = "leading with epoch") -> Service:
+    """A scheduler; returns once it leads (or, with expect="standing by", stands by)."""
     service = Service(name, trainq("scheduler"), env, log_dir).start()
-    service.wait_for_log("leading with epoch", timeout=60)
+    service.wait_for_log(expect, timeout=60)
     return service
 
 

@@ -1,0 +1,15 @@
+"""Test script: hold the GPUs it was given for a while, then record which ones, where and when.
+
+argv: record_file seconds. Appends one JSON line: job, host, gpus (CUDA_VISIBLE_DEVICES), start
+and end (wall clock), so a test can check no GPU was ever given to two jobs at once."""
+import json
+import os
+import sys
+import time
+
+start = time.time()
+time.sleep(float(sys.argv[2]))
+line = {"job": os.environ["TRAINQ_JOB_ID"], "host": os.environ["TRAINQ_HOST"],
+        "gpus": os.environ["CUDA_VISIBLE_DEVICES"], "start": start, "end": time.time()}
+with open(sys.argv[1], "a") as handle:  # one short write: appends of lines this small don't mix
+    handle.write(json.dumps(line) + "\n")
