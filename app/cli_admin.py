@@ -1,5 +1,6 @@
-"""`trainq users|workspaces|members`: administration from a shell with database access
-(the same services the admin API uses; whoever can run this is trusted like an admin)."""
+"""`trainq users|workspaces|members|workers`: administration from a shell with database (and, for
+workers, Redis) access: the same services the admin API uses; whoever can run this is trusted
+like an admin."""
 from __future__ import annotations
 
 import argparse
@@ -61,7 +62,8 @@ def cmd_workspaces_create(args, settings: Settings) -> int:
     from app.services import workspaces
 
     data = {"name": args.name, "description": args.description,
-            "max_gpus_per_job": args.max_gpus_per_job, "max_queued_jobs": args.max_queued_jobs}
+            "max_gpus_per_job": args.max_gpus_per_job, "max_queued_jobs": args.max_queued_jobs,
+            "gpu_quota": args.gpu_quota}
     with _session(settings) as session:
         workspace = workspaces.create_workspace(session, data)
         print(f"created workspace {workspace.name!r} (id {workspace.id})")
@@ -74,7 +76,19 @@ def cmd_workspaces_list(args, settings: Settings) -> int:
     with _session(settings) as session:
         for ws in workspaces.list_workspaces(session, page=1, page_size=10**6).items:
             print(f"{ws['id']}\t{ws['name']}\tmax_gpus_per_job={ws['max_gpus_per_job']}\t"
-                  f"max_queued_jobs={ws['max_queued_jobs']}\tqueued={ws['queued_jobs']}")
+                  f"max_queued_jobs={ws['max_queued_jobs']}\tqueued={ws['queued_jobs']}\t"
+                  f"gpu_quota={ws['gpu_quota']}\tgpus_in_use={ws['gpus_in_use']}")
+    return 0
+
+
+def cmd_workspaces_set_quota(args, settings: Settings) -> int:
+    from app.services import workspaces
+
+    with _session(settings) as session:
+        workspace = workspaces.get_workspace(session, args.workspace)
+        workspaces.update_workspace(session, workspace, {"gpu_quota": args.quota})
+    shown = "no quota" if args.quota is None else f"a quota of {args.quota} GPUs"
+    print(f"workspace {workspace.name!r} now has {shown}")
     return 0
 
 
@@ -100,6 +114,46 @@ def cmd_members_remove(args, settings: Settings) -> int:
     return 0
 
 
+#: Columns of `trainq workers list`: heading, width (the last one takes what it needs).
+_HOST_COLUMNS = (("NAME", 20), ("POOL", 10), ("STATE", 9), ("GPUS", 6), ("SLOTS", 6),
+                 ("HEARTBEAT", 10), ("RUNNING JOBS", 0))
+
+
+def cmd_workers_list(args, settings: Settings) -> int:
+    from app.runtime import Runtime
+    from app.services import hosts
+
+    listed = hosts.list_hosts(Runtime(settings))
+    print(_host_row([heading for heading, _ in _HOST_COLUMNS]))
+    for host in listed:
+        print(_host_row(_host_cells(host)))
+    return 0
+
+
+def _host_cells(host: dict) -> list[str]:
+    age = host["heartbeat_age_seconds"]
+    return [host["name"], host["pool"], host["state"],
+            f"{host['gpus_free']}/{host['gpus_total']}", f"{host['free_slots']}/{host['slots']}",
+            "-" if age is None else f"{age}s ago", ",".join(host["running_jobs"]) or "-"]
+
+
+def _host_row(cells: list[str]) -> str:
+    return " ".join(cell.ljust(width) for cell, (_, width) in zip(cells, _HOST_COLUMNS)).rstrip()
+
+
+def cmd_workers_drain(args, settings: Settings) -> int:
+    from app.runtime import Runtime
+    from app.services import hosts
+
+    host = hosts.drain(Runtime(settings), args.name, draining=args.draining)
+    if args.draining:
+        print(f"draining host {host['name']!r} (state: {host['state']}): its "
+              f"{len(host['running_jobs'])} running job(s) finish, nothing new starts there")
+    else:
+        print(f"host {host['name']!r} is no longer draining (state: {host['state']})")
+    return 0
+
+
 def add_admin_commands(sub) -> None:
     _add_users(sub.add_parser("users", help="manage API users").add_subparsers(
         dest="users_command", required=True))
@@ -107,6 +161,8 @@ def add_admin_commands(sub) -> None:
         dest="workspaces_command", required=True))
     _add_members(sub.add_parser("members", help="who belongs to a workspace, with which role"
                                 ).add_subparsers(dest="members_command", required=True))
+    _add_workers(sub.add_parser("workers", help="worker hosts: list, drain before maintenance"
+                                ).add_subparsers(dest="workers_command", required=True))
 
 
 def _add_users(users) -> None:
@@ -132,9 +188,25 @@ def _add_workspaces(workspaces) -> None:
     create.add_argument("--max-gpus-per-job", type=int, help="largest gpu a job may ask for")
     create.add_argument("--max-queued-jobs", type=int, default=1000,
                         help="jobs that may wait at once (default 1000)")
+    create.add_argument("--gpu-quota", type=_quota, help="GPUs its jobs may hold at once within "
+                        "its share (default: no quota)")
     create.set_defaults(func=cmd_workspaces_create)
-    workspaces.add_parser("list", help="workspaces with their limits"
+    workspaces.add_parser("list", help="workspaces with their limits and GPUs in use"
                           ).set_defaults(func=cmd_workspaces_list)
+    set_quota = workspaces.add_parser("set-quota", help="set or clear a workspace's GPU quota")
+    set_quota.add_argument("workspace", help="workspace name or id")
+    set_quota.add_argument("quota", type=_quota, help="GPUs, or 'none' to clear the quota")
+    set_quota.set_defaults(func=cmd_workspaces_set_quota)
+
+
+def _quota(text: str) -> int | None:
+    # Only the spelling is checked here; the service checks the range and says what it allows.
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of GPUs or 'none'") from None
 
 
 def _add_members(members) -> None:
@@ -149,6 +221,18 @@ def _add_members(members) -> None:
     remove.add_argument("workspace", help="workspace name or id")
     remove.add_argument("username")
     remove.set_defaults(func=cmd_members_remove)
+
+
+def _add_workers(workers) -> None:
+    workers.add_parser("list", help="hosts with their state, free GPUs and slots, running jobs"
+                       ).set_defaults(func=cmd_workers_list)
+    drain = workers.add_parser("drain", help="let the host's running jobs finish and place "
+                               "nothing new there")
+    drain.add_argument("name", help="host name, as `trainq workers list` shows it")
+    drain.set_defaults(func=cmd_workers_drain, draining=True)
+    undrain = workers.add_parser("undrain", help="let a drained host take new work again")
+    undrain.add_argument("name", help="host name, as `trainq workers list` shows it")
+    undrain.set_defaults(func=cmd_workers_drain, draining=False)
 
 
 def _password_option(parser: argparse.ArgumentParser) -> None:

@@ -84,6 +84,18 @@ def allocation_key(job_id: str, attempt: int) -> str:
     return f"trainq:alloc:{job_id}:{attempt}"
 
 
+def preempt_key(job_id: str, attempt: int) -> str:
+    """Set by the scheduler to take an attempt's GPUs back (config.protocol.PreemptRequest). The
+    worker stops the script (SIGTERM, the grace it names, SIGKILL) and reports `preempted`."""
+    return f"trainq:preempt:{job_id}:{attempt}"
+
+
+def holds_key(pool: str) -> str:
+    """Hash job id -> GPUs the scheduler keeps for it while its victims stop (JSON: host, gpus,
+    until); no other job of the pool is placed on them meanwhile."""
+    return f"trainq:holds:{pool}"
+
+
 def plan_key(pool: str) -> str:
     """Hash job id -> its queue entry in the scheduler's latest plan of the pool (JSON), with
     "_at" the plan's time; read by GET /api/v1/training/jobs/{id}/queue."""

@@ -28,10 +28,12 @@ class EventKind(StrEnum):
 
 
 class Outcome(StrEnum):
-    """How an attempt ended, in a `finished` event; each maps onto one terminal status."""
+    """How an attempt ended, in a `finished` event: a terminal status, or (PREEMPTED) back to
+    the queue as a new attempt."""
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    PREEMPTED = "preempted"  # stopped because the scheduler took its GPUs back
 
 
 class FailureClass(StrEnum):
@@ -87,6 +89,23 @@ def parse_lease(value: str | None) -> Lease | None:
         return None
     owner, _, stamp = value.rpartition(LEASE_SEPARATOR)
     return Lease(owner, int(stamp or 0))
+
+
+@dataclass(frozen=True)
+class PreemptRequest:
+    """What the scheduler tells a worker whose attempt it takes the GPUs back from."""
+    reason: str  # for the attempt's message, e.g. which job needs the GPUs
+    grace_seconds: float  # between SIGTERM (checkpoint now) and SIGKILL
+
+    def to_wire(self) -> str:
+        return json.dumps({"reason": self.reason, "grace_seconds": self.grace_seconds},
+                          separators=_COMPACT)
+
+    @classmethod
+    def from_wire(cls, text: str) -> "PreemptRequest":
+        got = _typed(_load(text, "preempt request"),
+                     {"reason": str, "grace_seconds": (int, float)}, "preempt request")
+        return cls(got["reason"], float(got["grace_seconds"]))
 
 
 @dataclass(frozen=True)

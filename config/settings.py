@@ -46,6 +46,10 @@ DEFAULTS: dict[str, str] = {
     # A waiting job gains one priority level per this many seconds, so nothing waits forever
     # behind a stream of higher-priority work; 0 turns aging off (strict priority).
     "TRAINQ_AGING_SECONDS": "3600",
+    # A job that could not be placed for this long may preempt preemptible running jobs of
+    # strictly lower priority in its pool; they get this grace between SIGTERM and SIGKILL.
+    "TRAINQ_PREEMPT_AFTER_SECONDS": "600",
+    "TRAINQ_PREEMPT_GRACE_SECONDS": "60",
     "TRAINQ_ADMIN_USERNAME": "admin",
     "TRAINQ_ADMIN_PASSWORD": "",
     "TRAINQ_SECRET_KEY": "",
@@ -101,6 +105,8 @@ class Settings:
     scheduler_lock_seconds: float
     scheduler_interval_seconds: float
     aging_seconds: float
+    preempt_after_seconds: float
+    preempt_grace_seconds: float
     admin_username: str
     admin_password: str = field(repr=False)
     secret_key: str = field(repr=False)
@@ -152,6 +158,8 @@ class Settings:
             scheduler_lock_seconds=_positive(env, "TRAINQ_SCHEDULER_LOCK_SECONDS"),
             scheduler_interval_seconds=_positive(env, "TRAINQ_SCHEDULER_INTERVAL_SECONDS"),
             aging_seconds=_float(env, "TRAINQ_AGING_SECONDS"),
+            preempt_after_seconds=_float(env, "TRAINQ_PREEMPT_AFTER_SECONDS"),
+            preempt_grace_seconds=_float(env, "TRAINQ_PREEMPT_GRACE_SECONDS"),
             admin_username=env["TRAINQ_ADMIN_USERNAME"],
             admin_password=env["TRAINQ_ADMIN_PASSWORD"],
             secret_key=env["TRAINQ_SECRET_KEY"],

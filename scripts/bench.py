@@ -2,18 +2,20 @@
 """trainq benchmark: starts its own stack and measures four figures, each next to a floor.
 
 `make bench` runs it. It starts what tests/conftest.py starts, in a temporary folder: the API
-(gunicorn), the result consumer and one `cpu` worker slot, on SQLite (or --database-url), with
+(gunicorn), the result consumer, the scheduler and one one-slot `cpu` host, on SQLite (or
+--database-url), with
 Redis database 14 (or --redis-url), which it FLUSHDBs before and after. TRAINQ_POOLS is
-`cpu=0,idle=2`: jobs asking for 2 GPUs go to the `idle` pool, which has no worker, so they stay
-queued. No webhooks are configured. Every process, the benchmark's client included, shares this
+`cpu=0,idle=2`: jobs asking for 2 GPUs go to the `idle` pool, which has no host, so they stay
+queued (the scheduler plans them every cycle all the same). No webhooks are configured. Every process, the benchmark's client included, shares this
 machine's CPUs, so the figures are for the whole stack on one host.
 
 What it measures, and the floor printed next to each (measured in the same run, same machine):
 
 a. API submissions per second, N clients in threads, each with its own session and token,
    submitting `idle` jobs (never run). Floor: raw Celery publish rate of a same-sized message
-   with the same Celery settings, single-threaded: the one broker step a submission must do;
-   the rest (HTTP, token check, validation, SQL writes, the detail read) is trainq's own.
+   with the same Celery settings, single-threaded: the broker step the scheduler does for each
+   placed job (a submission itself only writes SQL and wakes the scheduler); the rest (HTTP,
+   token check, validation, SQL writes, the detail read) is trainq's own.
 b. Submit-to-script-start latency on the idle `cpu` slot: from just before the POST to the
    time.time() the script prints as its first line (read back through the logs route), and
    submit to the API first answering `training`. Floor: `python -c pass` wall time, the cost
@@ -61,7 +63,8 @@ import redis as redis_lib  # noqa: E402
 from config.keys import lease_key  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from tests.support.client import TERMINAL, ApiClient  # noqa: E402
-from tests.support.stack import Service, free_port, start_api, start_worker, trainq  # noqa: E402
+from tests.support.stack import (Service, free_port, start_api, start_scheduler,  # noqa: E402
+                                 start_worker, trainq)
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 ADMIN_PASSWORD = "bench-" + secrets.token_hex(8)
@@ -208,9 +211,11 @@ def start_services(env, logs: Path, api_workers: int, services: dict[str, Servic
     """Fills `services` as it goes, so whatever started is stopped even if a later one fails."""
     logs.mkdir()
     base_url = f"http://127.0.0.1:{env['TRAINQ_API_PORT']}"
-    progress(f"starting API ({api_workers} gunicorn workers), consumer and one cpu worker slot")
+    progress(f"starting API ({api_workers} gunicorn workers), consumer, scheduler and one "
+             "one-slot cpu host")
     services["api"] = start_api_workers(env, logs, base_url, api_workers)
     services["consumer"] = Service("consumer", trainq("consumer"), env, logs).start()
+    services["scheduler"] = start_scheduler(env, logs)
     services["worker"] = start_worker("cpu", "", "bench-cpu", env, logs)
 
 
@@ -583,12 +588,13 @@ def print_report(results: dict, machine: dict, command: str) -> None:
     print(f"machine: {machine['nproc']} CPUs, {machine['cpu_model']}, Python {machine['python']}, "
           f"load average {machine['load_before']:.2f} before the run")
     print(f"stack:   {machine['database']}, Redis {machine['redis_url']}, "
-          f"API {machine['api_workers']} gunicorn workers, 1 cpu worker slot, no webhooks")
+          f"API {machine['api_workers']} gunicorn workers, scheduler, 1 one-slot cpu host, "
+          "no webhooks")
     print(f"command: {command}")
     print()
     print_table(("figure", "value", "floor (same run)"), figure_rows(results))
     print()
-    services = ("api", "consumer", "worker", "redis", "bench")
+    services = ("api", "scheduler", "consumer", "worker", "redis", "bench")
     rows = [(phase, f"{c['wall']:.1f}", *(f"{c[k]:.1f}" for k in services))
             for phase, c in results["cpu_seconds"].items()]
     print("CPU seconds during each measurement (worker includes its scripts; "

@@ -1,7 +1,8 @@
 """The placer on a live cluster: 4 hosts x 8 fake GPUs, real API, scheduler, workers and
 training subprocesses. Mixed 1/2/4/8-GPU jobs share hosts without a GPU ever given twice, GPUs
-stay busy while work waits, priorities hold, and a standby scheduler takes over from a dead
-leader without leaking or doubling anything."""
+stay busy while work waits, priorities hold, a standby scheduler takes over from a dead
+leader without leaking or doubling anything, and an urgent job preempts a checkpointing one,
+which resumes where it stopped."""
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ from workers import allocations
 
 pytestmark = pytest.mark.placement
 
-HOSTS, GPUS_PER_HOST, LOCK_SECONDS = ("pa", "pb", "pc", "pd"), 8, 3
+HOSTS, GPUS_PER_HOST, LOCK_SECONDS, PREEMPT_AFTER = ("pa", "pb", "pc", "pd"), 8, 3, 2
 SIZES, WEIGHTS = (1, 2, 4, 8), (0.4, 0.3, 0.2, 0.1)
 FIGURES: dict[str, object] = {}
 
@@ -39,7 +40,9 @@ def cluster(tmp_path_factory, script_root):
         env = cluster_env(redis.url, url, tmp_path_factory.mktemp("place-var"), script_root,
                           TRAINQ_POOLS="cpu=0,pack=8", TRAINQ_HEARTBEAT_SECONDS="1",
                           TRAINQ_SCHEDULER_LOCK_SECONDS=str(LOCK_SECONDS),
-                          TRAINQ_AGING_SECONDS="0", TRAINQ_API_WORKERS="2")
+                          TRAINQ_AGING_SECONDS="0", TRAINQ_API_WORKERS="2",
+                          TRAINQ_PREEMPT_AFTER_SECONDS=str(PREEMPT_AFTER),
+                          TRAINQ_PREEMPT_GRACE_SECONDS="20")
         stack = Cluster(env, tmp_path_factory.mktemp("place-logs"))
         try:
             for name in ("api", "consumer", "scheduler"):
@@ -51,7 +54,9 @@ def cluster(tmp_path_factory, script_root):
         finally:
             stack.stop_all()
             redis.kill()
-            print(f"\nlive placement figures: {json.dumps(FIGURES, indent=2)}")
+            figures = Path(env["TRAINQ_VAR_DIR"]) / "placement-figures.json"
+            figures.write_text(json.dumps(FIGURES, indent=2))
+            print(f"\nlive placement figures ({figures}): {json.dumps(FIGURES, indent=2)}")
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +71,9 @@ def _submit_mix(client: ApiClient, record: Path, count: int, seed: int,
     for _ in range(count):
         gpus = rng.choices(SIZES, WEIGHTS)[0]
         priority = rng.choice((2, 5, 8))
+        # Not preemptible: these runs measure packing (the last test measures preemption).
         job_id = client.submit_ok(script_path="gpu_record.py", gpu=gpus, pool="pack",
-                                  priority=priority,
+                                  priority=priority, preemptible=False,
                                   args=[str(record), f"{rng.uniform(*seconds):.2f}"])
         jobs[job_id] = {"gpus": gpus, "priority": priority}
     return jobs
@@ -141,9 +147,12 @@ def _assert_nothing_held(redis) -> None:
 def test_400_mixed_jobs_share_4_hosts_of_8_gpus(cluster, client, tmp_path):
     record = tmp_path / "gpus.jsonl"
     started = time.monotonic()
-    jobs = _submit_mix(client, record, 400, seed=8, seconds=(1.5, 4.5))
+    jobs = _submit_mix(client, record, 400, seed=8, seconds=(2.0, 6.0))
     records = _wait_all_recorded(record, len(jobs), timeout=600)
     FIGURES["jobs"], FIGURES["wall_seconds"] = len(records), round(time.monotonic() - started, 1)
+    kept = Path(cluster.env["TRAINQ_VAR_DIR"]) / "placement-live.jsonl"
+    kept.write_text(record.read_text())   # for scripts/host_timeline.py
+    FIGURES["record"] = str(kept)
     assert sorted(r["job"] for r in records) == sorted(jobs)   # each ran, and exactly once
     for r in records:
         gpus = [int(g) for g in r["gpus"].split(",")]
@@ -177,3 +186,44 @@ def test_standby_takes_over_from_a_killed_leader_without_leaks(cluster, client, 
     # The dead leader's epoch can place nothing any more.
     stale = Allocation("job-stale", 1, old_epoch, (InstanceAssignment(0, HOSTS[0], ("0",)),))
     assert allocations.reserve(cluster.redis, stale, 30) == allocations.STALE_EPOCH
+
+
+def test_an_urgent_job_preempts_a_checkpointing_one_which_resumes(cluster, client, tmp_path):
+    go = tmp_path / "go"
+    blockers = [client.submit_ok(script_path="wait_for_file.py", args=[str(go), "300"], gpu=8,
+                                 pool="pack", priority=1, preemptible=False) for _ in range(3)]
+    victim = client.submit_ok(script_path="train_pytorch.py", args=["--epochs", "400"], gpu=8,
+                              pool="pack", priority=1, fault_tolerance_max_retry=0)
+    try:
+        for job_id in (*blockers, victim):
+            client.wait_status(job_id, "training", timeout=120)
+        wait_until(lambda: len(_metrics(client, victim)) >= 3, timeout=120, interval=0.2)
+        victim_host = client.job(victim)["attempts"][0]["worker"]
+        urgent = client.submit_ok(script_path="sleep_for.py", args=["1"], gpu=8, pool="pack",
+                                  priority=9)
+        done = client.wait_terminal(urgent, timeout=120)
+        assert done["status"] == "completed"
+        assert done["attempts"][0]["worker"] == victim_host   # the GPUs held for it
+        finished = client.wait_terminal(victim, timeout=300)
+    finally:
+        go.touch()
+    assert finished["status"] == "completed" and finished["attempt"] == 2
+    first, second = finished["attempts"]
+    assert first["failure_class"] == "preempted" and first["counts_against_retries"] is False
+    assert f"job {urgent} (priority 9) needs its GPUs" in first["message"]
+    assert [t["to_status"] for t in finished["transitions"]] == \
+        ["queued", "training", "queued", "training", "completed"]
+    epochs = [(m["attempt"], m["epoch"]) for m in _metrics(client, victim)]
+    resumed_at = min(e for a, e in epochs if a == 2)
+    assert resumed_at > 1 and resumed_at <= max(e for a, e in epochs if a == 1) + 1
+    logs = client.request("GET", f"/api/v1/training/jobs/{victim}/logs",
+                          params={"lines": 2000}).json()["data"]["logs"]
+    assert any("received SIGTERM, checkpoint saved" in line for line in logs)
+    assert any("resumed from checkpoint" in line for line in logs)
+    for job_id in blockers:
+        assert client.wait_terminal(job_id)["status"] == "completed"
+
+
+def _metrics(client: ApiClient, job_id: str) -> list[dict]:
+    return client.request("GET", f"/api/v1/training/jobs/{job_id}/metrics").json()["data"][
+        "metrics"]

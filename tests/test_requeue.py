@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from app.domain.status import JobStatus
 from app.models import Job, JobAttempt, JobTransition
 from app.models.base import utcnow
+from app.services.recovery import retries_left
 from app.services.requeue import requeue_as_new_attempt
 from app.services.transitions import record_creation, transition
 from config.keys import attempt_key
@@ -70,12 +70,20 @@ def test_a_claimed_job_that_never_started_stays_queued(db, redis_client):
     assert job.not_before <= utcnow()
 
 
-def test_a_requeue_that_does_not_count_is_refused_until_it_can_be_recorded(db, redis_client):
+def test_a_requeue_that_does_not_count_leaves_the_retry_budget_untouched(db, redis_client):
     job_id = _job(db, JobStatus.TRAINING)
-    with pytest.raises(NotImplementedError, match="counts_against_retries"):
-        _requeue(db, redis_client, job_id, failure_class=FailureClass.PREEMPTED,
-                 counts_against_retries=False)
+    with db.write() as session:
+        job = session.get(Job, job_id)
+        job.fault_tolerance_max_retry = 1
+        before = retries_left(session, job)
+    assert _requeue(db, redis_client, job_id, failure_class=FailureClass.PREEMPTED,
+                    counts_against_retries=False, delay_seconds=0) == 2
     with db.read() as session:
-        assert (session.get(Job, job_id).attempt, session.get(Job, job_id).status) == \
-            (1, "training")
-    assert redis_client.get(attempt_key(job_id)) is None
+        job = session.get(Job, job_id)
+        closed = session.scalars(select(JobAttempt).where(JobAttempt.job_id == job_id)).one()
+        moves = session.scalars(select(JobTransition.message)
+                                .where(JobTransition.job_id == job_id)).all()
+        assert (before, retries_left(session, job)) == (1, 1)
+    assert closed.counts_against_retries is False and closed.failure_class == "preempted"
+    assert moves[-1].endswith("queued again as attempt 2, its retry budget untouched")
+    assert redis_client.get(attempt_key(job_id)) == "2"

@@ -135,7 +135,7 @@ def test_a_job_through_its_whole_life_conforms(api_schema, fuzz_app):
                    body={**VALID_JOB, "pool": "idle", "gpu": 0, "args": ["--epochs", "1"],
                          "envs": {"SEED": "1"}, "external_id": "st-1"})
     job = {"job_id": created.json()["data"]["job_id"]}
-    for suffix in ("", "/logs", "/metrics", "/webhooks"):
+    for suffix in ("", "/logs", "/metrics", "/webhooks", "/queue"):
         call("GET", "/api/v1/training/jobs/{job_id}" + suffix, 200, path_parameters=job)
     call("GET", "/api/v1/training/jobs", 200, query={"status": "queued"})
     call("POST", "/api/v1/training/jobs/{job_id}/stop", 200, path_parameters=job)

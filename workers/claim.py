@@ -6,7 +6,7 @@ owner until the consumer has recorded the outcome."""
 from __future__ import annotations
 
 from config.keys import (CLAIMED_SET, allocation_key, attempt_key, cancel_key, claim_key,
-                         claimed_member, lease_key)
+                         claimed_member, lease_key, preempt_key)
 from config.protocol import LEASE_DONE, LEASE_SEPARATOR
 
 #: How long claims and leases are remembered: longer than any re-delivery can arrive.
@@ -70,5 +70,7 @@ def release(redis, job_id: str, attempt: int) -> None:
     redis.zrem(CLAIMED_SET, claimed_member(job_id, attempt))
 
 
-def is_cancelled(redis, job_id: str) -> bool:
-    return bool(redis.exists(cancel_key(job_id)))
+def stop_requests(redis, job_id: str, attempt: int) -> tuple[bool, str | None]:
+    """(stopped by request, the scheduler's preempt request or None), in one round trip."""
+    cancelled, preempt = redis.mget(cancel_key(job_id), preempt_key(job_id, attempt))
+    return cancelled is not None, preempt

@@ -17,12 +17,17 @@ class Stop(StrEnum):
     CANCELLED = "cancelled"
     TIMEOUT = "timeout"
     SUPERSEDED = "superseded"
+    PREEMPTED = "preempted"
     BEAT = "beat"
 
 
-def classify_exit(reason: Stop, code: int, stderr_tail: str, limit_ms: int | None
-                  ) -> tuple[Outcome, str | None, FailureClass | None]:
+def classify_exit(reason: Stop, code: int, stderr_tail: str, limit_ms: int | None,
+                  preempted_by: str = "") -> tuple[Outcome, str | None, FailureClass | None]:
     """(outcome, message, failure class) of an attempt whose script has exited."""
+    if reason == Stop.PREEMPTED:
+        # Whatever the exit code: torchrun turns every signal into 1, a script may exit 143.
+        return (Outcome.PREEMPTED, f"preempted: {preempted_by} (the script {describe_exit(code)})",
+                FailureClass.PREEMPTED)
     if reason == Stop.CANCELLED:
         return Outcome.CANCELLED, "stopped by request while training", FailureClass.CANCELLED
     if reason == Stop.TIMEOUT:

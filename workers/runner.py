@@ -15,7 +15,7 @@ from typing import Any
 from redis import exceptions as redis_errors
 
 from config.protocol import (RESERVED_ENV_PREFIXES, Allocation, EventKind, FailureClass,
-                             Outcome, ProtocolError, TaskSpec)
+                             Outcome, PreemptRequest, ProtocolError, TaskSpec)
 from config.settings import Settings
 from workers import allocations
 from workers import claim as claims
@@ -48,6 +48,8 @@ class AttemptRun:
     #: The allocation as the message carries it: the claim compares it with Redis byte for byte.
     wire_allocation: str
     stop_flag: dict = field(default_factory=lambda: {"set": False})
+    #: Set when the scheduler takes the GPUs back: why, and the grace it gives.
+    preempted: PreemptRequest | None = None
 
     @property
     def owner(self) -> str:
@@ -118,7 +120,8 @@ def _run_claimed(run: AttemptRun, redis, events: EventPublisher) -> Outcome | Un
         log.warning("%s attempt %s was superseded; its script was stopped", run.job_id, run.attempt)
         return Unreported.SUPERSEDED  # the control plane already decided; its events are moot
     outcome, message, failure_class = classify_exit(
-        reason, proc.returncode, shipper.stderr_message(), run.spec.max_running_time_ms)
+        reason, proc.returncode, shipper.stderr_message(), run.spec.max_running_time_ms,
+        run.preempted.reason if run.preempted else "")
     events.finished(outcome, exit_code=proc.returncode, message=message,
                     failure_class=failure_class, exit_signal=signal_name(proc.returncode))
     return outcome
@@ -165,7 +168,7 @@ def _supervise(run: AttemptRun, redis, proc: subprocess.Popen) -> Stop:
         if reason == Stop.BEAT:
             next_beat = time.monotonic() + run.settings.heartbeat_seconds
         elif reason:
-            stop_group(proc, run.settings.stop_grace_seconds)
+            stop_group(proc, _grace(run, reason))
             return reason
         try:
             proc.wait(timeout=CANCEL_POLL_SECONDS)
@@ -185,15 +188,31 @@ def _reason_to_stop(run: AttemptRun, redis, deadline: float | None,
         except redis_errors.RedisError as exc:  # keep training through a broker blip
             log.warning("heartbeat for %s failed: %s", run.job_id, exc)
         return Stop.BEAT
-    if run.stop_flag["set"] or _cancel_requested(redis, run.job_id):
+    if run.stop_flag["set"]:
         return Stop.CANCELLED
+    stop = _stop_requested(run, redis)
+    if stop is not None:
+        return stop
     if deadline is not None and now >= deadline:
         return Stop.TIMEOUT
     return None
 
 
-def _cancel_requested(redis, job_id: str) -> bool:
+def _stop_requested(run: AttemptRun, redis) -> Stop | None:
+    """CANCELLED (a stop by request wins) or PREEMPTED, as Redis says; None through a blip."""
     try:
-        return claims.is_cancelled(redis, job_id)
+        cancelled, preempt = claims.stop_requests(redis, run.job_id, run.attempt)
     except redis_errors.RedisError:
-        return False
+        return None
+    if cancelled:
+        return Stop.CANCELLED
+    if preempt is not None:
+        run.preempted = PreemptRequest.from_wire(preempt)
+        return Stop.PREEMPTED
+    return None
+
+
+def _grace(run: AttemptRun, reason: Stop) -> float:
+    if reason == Stop.PREEMPTED and run.preempted is not None:
+        return run.preempted.grace_seconds
+    return run.settings.stop_grace_seconds

@@ -67,7 +67,7 @@ class Consumer:
             with self.runtime.db.write() as session:
                 locked: dict = {}
                 for _entry_id, event in entries:
-                    apply_event(session, event, notify_url, locked)
+                    apply_event(session, event, notify_url, locked, self.stream.redis)
         except Exception:
             log.exception("batch of %d events failed; applying one by one", len(entries))
             self._apply_singly(entries)
@@ -78,7 +78,7 @@ class Consumer:
         for entry_id, event in entries:
             try:
                 with self.runtime.db.write() as session:
-                    apply_event(session, event, notify_url)
+                    apply_event(session, event, notify_url, redis=self.stream.redis)
             except OperationalError:
                 raise  # the database is unreachable: keep the entry pending, retry later
             except Exception:

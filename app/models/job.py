@@ -52,6 +52,8 @@ class Job(Base):
     auto_fault_tolerance: Mapped[bool] = mapped_column(Boolean, default=True)
     fault_tolerance_max_retry: Mapped[int] = mapped_column(Integer, default=2)
     fault_tolerance_retry_interval_sec: Mapped[int] = mapped_column(Integer, default=5)
+    #: A job of strictly higher priority that waited long enough may take its GPUs back.
+    preemptible: Mapped[bool] = mapped_column(Boolean, default=True)
 
     transitions: Mapped[list["JobTransition"]] = relationship(
         back_populates="job", order_by="JobTransition.id", cascade="all, delete-orphan",
@@ -103,6 +105,8 @@ class JobAttempt(Base):
     exit_signal: Mapped[Optional[str]] = mapped_column(String(16))
     failure_class: Mapped[Optional[str]] = mapped_column(String(32))
     message: Mapped[Optional[str]] = mapped_column(Text)
+    #: False for an attempt lost through no fault of the job (preempted): a free retry.
+    counts_against_retries: Mapped[bool] = mapped_column(Boolean, default=True)
 
     job: Mapped[Job] = relationship(back_populates="attempts")
 

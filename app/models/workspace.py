@@ -28,6 +28,9 @@ class Workspace(Base):
     max_gpus_per_job: Mapped[Optional[int]] = mapped_column(Integer)
     #: None: no limit. Counted over jobs still queued, so a burst cannot hog the queue.
     max_queued_jobs: Mapped[Optional[int]] = mapped_column(Integer)
+    #: GPUs its jobs may hold at once within its share (None: no quota). Idle GPUs may be
+    #: borrowed beyond it; borrowed work is the first to go when a workspace under quota waits.
+    gpu_quota: Mapped[Optional[int]] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

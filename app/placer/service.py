@@ -18,6 +18,7 @@ from app.placer import board
 from app.placer.dispatch import Dispatcher, LostLeadership
 from app.placer.estimates import FROM_EPOCHS, FROM_LIMIT
 from app.placer.leader import Leadership
+from app.placer.preemption import Preemptor
 from app.placer.snapshot import PoolView, Snapshot, take
 from app.placer.sweep import Sweep
 from app.runtime import Runtime
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 #: How often a standby asks for the lock: it takes over within the lock's TTL plus this.
 STANDBY_POLL_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 10.0
+#: A busy pool is re-planned at every job's end; its published queue (positions, ETAs) needs
+#: no more than a couple of refreshes a second, and each one rewrites a hash of every entry.
+BOARD_PERIOD_SECONDS = 0.5
 
 
 class Scheduler:
@@ -40,11 +44,13 @@ class Scheduler:
         self.leadership = Leadership(self.redis, self.settings.scheduler_lock_seconds)
         self.dispatcher = Dispatcher(runtime, self.redis, self.settings.lease_seconds)
         self.sweep = Sweep(runtime, self.redis)
+        self.preemptor = Preemptor(runtime, self.redis)
         self.stopping = threading.Event()
         self.epoch: int | None = None
         self._announced = False
         self.data_lost_at: float | None = None
         self._last_sweep = 0.0
+        self._published: dict[str, float] = {}   # pool -> when its plan was last published
 
     def run(self) -> None:
         failures = 0
@@ -92,15 +98,29 @@ class Scheduler:
 
     def _place_pool(self, pool: str, view: PoolView, snapshot: Snapshot,
                     epoch: int) -> list[tuple[str, int]]:
-        decided = plan(snapshot.now, view.hosts, view.running, view.pending,
-                       aging_seconds=self.settings.aging_seconds)
+        """Jobs whose held GPUs are free first, then the plan of everyone else; a job that
+        waited too long may then preempt (see app/placer/preemption.py)."""
+        holds = self.preemptor.holds(pool, view, snapshot.now)
+        placed = self._commit(self.preemptor.ready(view, holds), snapshot, epoch)
+        others = self.preemptor.hide(view, holds)
+        decided = plan(snapshot.now, others.hosts, others.running, others.pending,
+                       aging_seconds=self.settings.aging_seconds, quotas=snapshot.quotas)
+        placed += self._commit(decided.placements, snapshot, epoch)
+        if snapshot.now - self._published.get(pool, 0.0) >= BOARD_PERIOD_SECONDS:
+            waiting = [h for h in holds if h.job_id not in {job_id for job_id, _ in placed}]
+            board.publish(self.redis, pool, self.preemptor.queue(waiting, decided, snapshot.now),
+                          snapshot.now, _basis_note(view, snapshot))
+            self._published[pool] = snapshot.now
+        self.preemptor.consider(pool, others, decided, snapshot.now, snapshot.quotas)
+        return placed
+
+    def _commit(self, placements, snapshot: Snapshot, epoch: int) -> list[tuple[str, int]]:
         placed = []
-        jobs = self._jobs([p.job_id for p in decided.placements], snapshot)
-        for placement in decided.placements:
+        jobs = self._jobs([p.job_id for p in placements], snapshot)
+        for placement in placements:
             job = jobs.get(placement.job_id)
             if job is not None and self.dispatcher.commit(job, placement, epoch):
                 placed.append((job.id, job.attempt))
-        board.publish(self.redis, pool, decided.queue, snapshot.now, _basis_note(view, snapshot))
         return placed
 
     def _jobs(self, ids: list[str], snapshot: Snapshot) -> dict[str, Job]:

@@ -6,13 +6,13 @@ checked again inside its Lua call (free GPUs, host alive, epoch current)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from sqlalchemy import or_, select
 
 from app.domain.status import JobStatus
-from app.models import Job
+from app.models import Job, Workspace
 from app.placer.estimates import expected_ends
 from app.scheduler.model import HostView, PendingJob, RunningJob
 from config.keys import ALLOCATIONS_SET
@@ -33,6 +33,7 @@ class Snapshot:
     attempts: dict[str, int]  # pending job id -> the attempt to place
     #: running job id -> how its expected end was estimated (estimates.FROM_*)
     end_basis: dict[str, str]
+    quotas: dict[str, int]  # workspace id (as text) -> its GPU quota; absent: none
 
 
 def take(session, redis, fresh_seconds: float, now: float) -> Snapshot:
@@ -43,14 +44,17 @@ def take(session, redis, fresh_seconds: float, now: float) -> Snapshot:
         online = record.state(server_now, fresh_seconds) is HostState.ONLINE
         pools[record.pool].hosts.append(_host_view(record, online))
     ends = expected_ends(session, _holders(records), now)
+    owners = _workspaces(session, _holders(records))
     for record in records:
         for job_id, gpus in _held(record).items():
-            _running(pools[record.pool], job_id, record.name, gpus, ends.get(job_id))
+            _running(pools[record.pool], job_id, record.name, gpus, ends.get(job_id),
+                     owners.get(job_id, ""))
     attempts = {}
     for job in _pending(session, now, placed):
         pools[job.pool].pending.append(_pending_job(job))
         attempts[job.id] = job.attempt
-    return Snapshot(now, dict(pools), attempts, {j: basis for j, (_, basis) in ends.items()})
+    return Snapshot(now, dict(pools), attempts, {j: basis for j, (_, basis) in ends.items()},
+                    _quotas(session))
 
 
 def _job_of(member: str) -> str:
@@ -72,12 +76,25 @@ def _host_view(record: HostRecord, online: bool) -> HostView:
 
 
 def _running(pool: PoolView, job_id: str, host: str, gpus: tuple[str, ...],
-             end: tuple[float, str] | None) -> None:
+             end: tuple[float, str] | None, workspace: str) -> None:
     for index, job in enumerate(pool.running):
         if job.id == job_id:   # an instance on another host: one job, several hosts
-            pool.running[index] = RunningJob(job_id, {**job.hosts, host: gpus}, job.expected_end)
+            pool.running[index] = replace(job, hosts={**job.hosts, host: gpus})
             return
-    pool.running.append(RunningJob(job_id, {host: gpus}, end[0] if end else None))
+    pool.running.append(RunningJob(job_id, {host: gpus}, end[0] if end else None, workspace))
+
+
+def _workspaces(session, job_ids: set[str]) -> dict[str, str]:
+    if not job_ids:
+        return {}
+    rows = session.execute(select(Job.id, Job.workspace_id).where(Job.id.in_(list(job_ids))))
+    return {job_id: str(workspace) for job_id, workspace in rows}
+
+
+def _quotas(session) -> dict[str, int]:
+    rows = session.execute(select(Workspace.id, Workspace.gpu_quota)
+                           .where(Workspace.gpu_quota.is_not(None)))
+    return {str(workspace): quota for workspace, quota in rows}
 
 
 def _pending(session, now: float, placed: set[str]) -> list[Job]:

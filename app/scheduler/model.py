@@ -38,6 +38,7 @@ class RunningJob:
     id: str
     hosts: Mapping[str, tuple[str, ...]]   # host -> GPU ids held there (and 1 slot per host)
     expected_end: float | None             # absolute; None = unknown
+    workspace: str = ""                    # whose quota it counts against
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class Reason(StrEnum):
     TOO_BIG = "too_big"                  # no host of the pool has that many GPUs (or hosts)
     WAITING_FOR_GPUS = "waiting_for_gpus"   # the blocked head: waits for GPUs to free
     BEHIND_HIGHER_PRIORITY = "behind_higher_priority"  # jobs ahead of it go first
+    OVER_QUOTA = "over_quota"            # its workspace is at its GPU quota; it may borrow idle
+                                         # GPUs, after every job within its quota
+    PREEMPTING = "preempting"            # lower-priority jobs are stopping to free its GPUs
 
 
 @dataclass(frozen=True)
@@ -71,3 +75,4 @@ class Plan:
     queue: tuple[QueueEntry, ...]        # every job not placed now, in order
     # (head job id, host reserved for it, shadow time or None): EASY's protected head.
     reservation: tuple[str, str, float | None] | None
+    borrowing: frozenset[str] = frozenset()   # placed or queued beyond their workspace's quota

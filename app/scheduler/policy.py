@@ -9,7 +9,7 @@ Pure and deterministic: the caller passes the clock and a snapshot of the pool; 
 The scheduler process, the position/ETA API and `app.scheduler.simulate` all call `plan()`."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from app.scheduler.backfill import Guard, best_now, reserve, start
@@ -17,6 +17,7 @@ from app.scheduler.eta import forward
 from app.scheduler.fit import fit
 from app.scheduler.model import (HostView, InstancePlacement, PendingJob, Placement, Plan,
                                  QueueEntry, Reason, RunningJob)
+from app.scheduler.quotas import within_quota_first
 from app.scheduler.reasons import Capacity, behind, waiting
 from app.scheduler.state import INF, HostState, largest_fit, pool_state
 
@@ -42,16 +43,21 @@ def order(pending: Iterable[PendingJob], now: float, aging_seconds: float) -> li
 
 def plan(now: float, hosts: Sequence[HostView], running: Sequence[RunningJob],
          pending: Sequence[PendingJob], *, aging_seconds: float = DEFAULT_AGING_S,
-         depth: int = 500) -> Plan:
+         depth: int = 500, quotas: Mapping[str, int] | None = None) -> Plan:
     """What to start now, and every other job's place, reason and ETA (see the module doc).
-    Only the first `depth` jobs in order are planned, as Slurm's bf_max_job_test bounds a pass."""
+    Only the first `depth` jobs in order are planned, as Slurm's bf_max_job_test bounds a pass.
+    With `quotas` (workspace -> GPUs), jobs within their workspace's quota go before those
+    that would borrow beyond it (app.scheduler.quotas)."""
     states = pool_state(now, hosts, running)
     capacity = Capacity.of(hosts)
     ordered = order(pending, now, aging_seconds)
+    borrowing: set[str] = set()
+    if quotas:
+        ordered, borrowing = within_quota_first(ordered, running, quotas)
     walk = _walk(now, states, ordered[:depth], capacity)
     etas = forward(now, states, walk.queued)   # after the walk: it books on the same timeline
-    queue = _queue(ordered, walk, etas, capacity, depth)
-    return Plan(tuple(walk.placements), queue, walk.reservation())
+    queue = _queue(ordered, walk, etas, capacity, depth, borrowing)
+    return Plan(tuple(walk.placements), queue, walk.reservation(), frozenset(borrowing))
 
 
 @dataclass
@@ -100,7 +106,7 @@ def _fits_on(state: HostState, job: PendingJob) -> bool:
 
 
 def _queue(ordered: list[PendingJob], walk: _Walk, etas: dict[str, tuple[float | None, str]],
-           capacity: Capacity, depth: int) -> tuple[QueueEntry, ...]:
+           capacity: Capacity, depth: int, borrowing: set[str]) -> tuple[QueueEntry, ...]:
     placed = {p.job_id for p in walk.placements}
     entries: list[QueueEntry] = []
     ahead = 0   # jobs before this one that could run: they go first
@@ -109,14 +115,19 @@ def _queue(ordered: list[PendingJob], walk: _Walk, etas: dict[str, tuple[float |
         if never is not None:
             entries.append(capacity.never_entry(job, index + 1, never))
             continue
-        reason, message = _why(job, ahead, walk, job.id in etas)
+        reason, message = _why(job, ahead, walk, job.id in etas, job.id in borrowing)
         eta, basis = etas.get(job.id, (None, f"unknown: beyond the planning depth ({depth} jobs)"))
         entries.append(QueueEntry(job.id, index + 1, reason, message, eta, basis))
         ahead += 1
     return tuple(entries)
 
 
-def _why(job: PendingJob, ahead: int, walk: _Walk, planned: bool) -> tuple[Reason, str]:
+def _why(job: PendingJob, ahead: int, walk: _Walk, planned: bool,
+         borrowing: bool) -> tuple[Reason, str]:
+    if borrowing:
+        return Reason.OVER_QUOTA, (
+            f"its workspace is at its GPU quota; it borrows idle GPUs after every job within "
+            f"its quota ({behind(ahead)})")
     if not planned:
         return Reason.BEHIND_HIGHER_PRIORITY, behind(ahead) + " (beyond the planning depth)"
     return waiting(job, ahead, walk.guard, walk.largest, job.id in walk.delaying)

@@ -30,7 +30,8 @@ class TraceJob:
 
 def make_trace(seed: int, hosts: int, gpus_per_host: int, load: float, jobs: int,
                sizes: Sequence[tuple[int, float]] = SIZES, mean_s: float = 3600.0,
-               priorities: Sequence[tuple[int, float]] = ((5, 1.0),)) -> tuple[TraceJob, ...]:
+               priorities: Sequence[tuple[int, float]] = ((5, 1.0),),
+               workspace: str = "sim") -> tuple[TraceJob, ...]:
     """Poisson arrivals offering `load` of the pool's GPU capacity; lognormal run times (mean
     `mean_s`, sigma 1); each estimate is the run time x U(1, 2), like a user's time limit."""
     rng = random.Random(seed)
@@ -43,15 +44,33 @@ def make_trace(seed: int, hosts: int, gpus_per_host: int, load: float, jobs: int
         gpus = rng.choices([g for g, _ in sizes], [w for _, w in sizes])[0]
         priority = rng.choices([p for p, _ in priorities], [w for _, w in priorities])[0]
         duration = rng.lognormvariate(mu, 1.0)
-        job = PendingJob(f"j{i:05d}", "sim", priority, gpus, now, duration * rng.uniform(1, 2))
+        job = PendingJob(f"{workspace}{i:05d}", workspace, priority, gpus, now,
+                         duration * rng.uniform(1, 2))
         trace.append(TraceJob(job, duration))
     return tuple(trace)
+
+
+#: The fairness scenario of research/scheduling.md S5: sizes 1/2/4 GPUs.
+FAIR_SIZES = ((1, .5), (2, .3), (4, .2))
+
+
+def fairness_trace(seed: int, hosts: int, gpus_per_host: int, jobs_a: int,
+                   sizes: Sequence[tuple[int, float]] = FAIR_SIZES) -> tuple[TraceJob, ...]:
+    """Workspace A offers 110 % of the pool at priority 8, workspace B 15 % at priority 2,
+    over the same span of time: under strict priority B waits behind A's endless backlog."""
+    a = make_trace(seed, hosts, gpus_per_host, 1.10, jobs_a, sizes, priorities=((8, 1.0),),
+                   workspace="A")
+    b = make_trace(seed + 1000, hosts, gpus_per_host, 0.15, round(jobs_a * 15 / 110), sizes,
+                   priorities=((2, 1.0),), workspace="B")
+    return tuple(sorted(a + b, key=lambda t: t.job.submitted_at))
 
 
 class _Pool:
     """The simulated hosts: free GPU ids, running jobs, and what the policy sees of them."""
 
-    def __init__(self, hosts: int, gpus_per_host: int):
+    def __init__(self, hosts: int, gpus_per_host: int, quotas: dict[str, int] | None = None):
+        self.quotas = quotas or {}
+        self.borrowing: frozenset[str] = frozenset()   # as the last plan said
         self.ids = tuple(str(i) for i in range(gpus_per_host))
         self.free = {f"h{h}": set(self.ids) for h in range(hosts)}
         self.jobs_on = {name: 0 for name in self.free}
@@ -75,7 +94,7 @@ class _Pool:
             free.difference_update(instance.gpus)
             self.jobs_on[instance.host] += 1
         hosts = {i.host: i.gpus for i in placement.instances}
-        self.running[job.id] = RunningJob(job.id, hosts, now + job.estimate_s)
+        self.running[job.id] = RunningJob(job.id, hosts, now + job.estimate_s, job.workspace)
 
     def end(self, job_id: str) -> None:
         for host, gpus in self.running.pop(job_id).hosts.items():
@@ -94,7 +113,9 @@ Policy = Callable[[float, _Pool, Sequence[PendingJob]], list[Placement]]
 
 
 def _easy(now: float, pool: _Pool, pending: Sequence[PendingJob]) -> list[Placement]:
-    return list(plan(now, pool.views(), list(pool.running.values()), pending).placements)
+    decided = plan(now, pool.views(), list(pool.running.values()), pending, quotas=pool.quotas)
+    pool.borrowing = decided.borrowing
+    return list(decided.placements)
 
 
 def _greedy(now: float, pool: _Pool, pending: Sequence[PendingJob]) -> list[Placement]:
@@ -131,11 +152,13 @@ def _free_static_slots(pool: _Pool) -> list[tuple[str, tuple[str, ...]]]:
 POLICIES: dict[str, Policy] = {"easy": _easy, "greedy": _greedy, "static": _static}
 
 
-def simulate(trace: Sequence[TraceJob], hosts: int, gpus_per_host: int, policy: str) -> SimResult:
-    """Run the trace to the end under one policy; see `SimResult` for what is measured."""
+def simulate(trace: Sequence[TraceJob], hosts: int, gpus_per_host: int, policy: str,
+             quotas: dict[str, int] | None = None) -> SimResult:
+    """Run the trace to the end under one policy; see `SimResult` for what is measured.
+    `quotas` (workspace -> GPUs, "easy" only): every start is also checked against them."""
     # Static slots top out at 4 GPUs: a bigger job would wait forever, so it is dropped.
     largest = max(STATIC_SLOTS) if policy == "static" else gpus_per_host
-    run = _Run(trace, _Pool(hosts, gpus_per_host), POLICIES[policy], largest)
+    run = _Run(trace, _Pool(hosts, gpus_per_host, quotas), POLICIES[policy], largest)
     while run.step():
         pass
     return run.meter.result(policy)
@@ -150,6 +173,7 @@ class _Run:
         self.duration = {t.job.id: t.duration for t in trace}
         self.pending: dict[str, PendingJob] = {}   # arrival order: order() sorts it in O(n)
         self.ends: list[tuple[float, str]] = []
+        self.borrowers: set[str] = set()   # running jobs that started beyond their quota
         self.next = 0
 
     def step(self) -> bool:
@@ -159,7 +183,9 @@ class _Run:
             return False
         self.meter.advance(now, self.pool.busy(), bool(self.pending))
         while self.ends and self.ends[0][0] <= now:
-            self.pool.end(heapq.heappop(self.ends)[1])
+            _, job_id = heapq.heappop(self.ends)
+            self.pool.end(job_id)
+            self.borrowers.discard(job_id)
         while self._due() <= now:
             self._arrive(self.arrivals[self.next].job)
             self.next += 1
@@ -185,5 +211,18 @@ class _Run:
             job = self.pending.pop(placement.job_id)
             self.pool.start(placement, job, now)
             self.meter.started(job, now)
+            if job.id in self.pool.borrowing:
+                self.borrowers.add(job.id)
+            self._check_quota(job.workspace)
             heapq.heappush(self.ends, (now + self.duration[job.id], job.id))
         assert self.pool.busy() <= self.meter.gpus, "more GPUs in use than exist"
+
+    def _check_quota(self, workspace: str) -> None:
+        """What a workspace holds within its quota never exceeds it; the rest it borrowed."""
+        quota = self.pool.quotas.get(workspace)
+        if quota is None:
+            return
+        within = sum(sum(len(g) for g in r.hosts.values()) for r in self.pool.running.values()
+                     if r.workspace == workspace and r.id not in self.borrowers)
+        assert within <= quota, f"{workspace} holds {within} GPUs within its quota of {quota}"
+        self.meter.peak_within[workspace] = max(self.meter.peak_within.get(workspace, 0), within)

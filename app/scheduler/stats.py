@@ -14,6 +14,10 @@ class SimResult:
     waits: dict[int, tuple[int, float, float]]   # GPUs -> (jobs started, mean wait s, max wait s)
     dropped: int          # jobs the policy can never run (static: > 4 GPUs)
     max_busy: int         # most GPUs in use at once
+    #: workspace -> (jobs started, mean wait s, max wait s)
+    workspace_waits: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    #: workspace -> most GPUs it held at once within its quota (only workspaces with one)
+    peak_within: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -46,6 +50,8 @@ class Meter:
     max_busy: int = 0
     dropped: int = 0
     waits: dict[int, list[float]] = field(default_factory=dict)
+    workspace_waits: dict[str, list[float]] = field(default_factory=dict)
+    peak_within: dict[str, int] = field(default_factory=dict)
 
     def advance(self, now: float, busy: int, backlog: bool) -> None:
         """Account for (last, now], during which `busy` GPUs were in use."""
@@ -58,12 +64,18 @@ class Meter:
 
     def started(self, job: PendingJob, now: float) -> None:
         self.waits.setdefault(job.gpus, []).append(now - job.submitted_at)
+        self.workspace_waits.setdefault(job.workspace, []).append(now - job.submitted_at)
 
     def drop(self, job: PendingJob) -> None:
         self.dropped += 1
 
     def result(self, policy: str) -> SimResult:
         window = self.gpus * self.arrivals_end
-        waits = {g: (len(w), sum(w) / len(w), max(w)) for g, w in sorted(self.waits.items())}
         return SimResult(policy, self.backlog_busy_s / (self.gpus * self.backlog_s or 1.0),
-                         self.busy_s / (window or 1.0), waits, self.dropped, self.max_busy)
+                         self.busy_s / (window or 1.0), _summary(self.waits), self.dropped,
+                         self.max_busy, _summary(self.workspace_waits), dict(self.peak_within))
+
+
+def _summary(waits: dict) -> dict:
+    """key -> (jobs started, mean wait s, max wait s)."""
+    return {k: (len(w), sum(w) / len(w), max(w)) for k, w in sorted(waits.items())}

@@ -13,21 +13,23 @@ from app.models import Job, JobLogLine, JobMetric
 from app.services.attempts import current_attempt
 from app.services.transitions import transition
 from app.webhooks.outbox import owe_result
-from config.protocol import NAMED_METRICS, EventKind, Outcome
+from app.services.requeue import requeue_as_new_attempt
+from config.protocol import NAMED_METRICS, EventKind, FailureClass, Outcome
 
 log = logging.getLogger(__name__)
 
-#: Outcomes a worker reports in its `finished` event, and the status each leads to.
+#: Outcomes a worker reports in its `finished` event, and the status each leads to
+#: (PREEMPTED leads back to `queued` as a new attempt: see _finished).
 OUTCOME_STATUS = {Outcome.COMPLETED: JobStatus.COMPLETED, Outcome.FAILED: JobStatus.FAILED,
                   Outcome.CANCELLED: JobStatus.CANCELLED}
 
 
 def apply_event(session: Session, event: dict[str, Any], notify_url: str,
-                locked: dict[str, Job | None] | None = None) -> None:
+                locked: dict[str, Job | None] | None = None, redis=None) -> None:
     """Dispatch by kind; events of an attempt that is no longer current change nothing.
 
     `locked` caches the jobs this transaction already holds, so a batch of one job's events
-    locks and loads it once."""
+    locks and loads it once. `redis` fences a requeued attempt (a preempted one)."""
     job = _locked_job(session, event["job_id"], {} if locked is None else locked)
     if job is None or int(event["attempt"]) != job.attempt:
         return  # deleted job, or a stale attempt (fencing)
@@ -35,7 +37,7 @@ def apply_event(session: Session, event: dict[str, Any], notify_url: str,
     if handler is None:
         log.warning("ignoring event of unknown kind %r", event["kind"])
         return
-    handler(session, job, event["data"], _event_time(event), notify_url)
+    handler(session, job, event["data"], _event_time(event), notify_url, redis)
 
 
 def _locked_job(session: Session, job_id: str, locked: dict[str, Job | None]) -> Job | None:
@@ -45,14 +47,14 @@ def _locked_job(session: Session, job_id: str, locked: dict[str, Job | None]) ->
     return locked[job_id]
 
 
-def _started(session, job: Job, data, at: datetime, notify_url: str) -> None:
+def _started(session, job: Job, data, at: datetime, notify_url: str, redis) -> None:
     attempt = current_attempt(session, job)
     attempt.worker, attempt.gpus, attempt.pid = data.get("worker"), data.get("gpus"), data.get("pid")
     attempt.started_at = attempt.started_at or at
     transition(session, job, JobStatus.TRAINING, attempt=job.attempt, notify_url=notify_url, at=at)
 
 
-def _epoch(session, job: Job, data, at: datetime, notify_url: str) -> None:
+def _epoch(session, job: Job, data, at: datetime, notify_url: str, redis) -> None:
     epoch = int(data["epoch"])
     exists = session.scalar(select(JobMetric.id).where(
         JobMetric.job_id == job.id, JobMetric.attempt == job.attempt, JobMetric.epoch == epoch))
@@ -65,7 +67,7 @@ def _epoch(session, job: Job, data, at: datetime, notify_url: str) -> None:
     owe_result(session, job, metric, notify_url)
 
 
-def _log(session, job: Job, data, at: datetime, notify_url: str) -> None:
+def _log(session, job: Job, data, at: datetime, notify_url: str, redis) -> None:
     lines = data["lines"]
     seqs = [line["seq"] for line in lines]
     seen = set(session.scalars(select(JobLogLine.seq).where(
@@ -76,11 +78,19 @@ def _log(session, job: Job, data, at: datetime, notify_url: str) -> None:
                     for line in lines if line["seq"] not in seen)
 
 
-def _finished(session, job: Job, data, at: datetime, notify_url: str) -> None:
+def _finished(session, job: Job, data, at: datetime, notify_url: str, redis) -> None:
     attempt = current_attempt(session, job)
     attempt.finished_at = at
     attempt.exit_code, attempt.exit_signal = data.get("exit_code"), data.get("exit_signal")
     attempt.failure_class, attempt.message = data.get("failure_class"), data.get("message")
+    if data["outcome"] == Outcome.PREEMPTED:
+        # The job did nothing wrong: back to the queue at once, its retry budget untouched; it
+        # resumes from TRAINQ_CHECKPOINT_DIR when placed again.
+        requeue_as_new_attempt(session, redis, job, failure_class=FailureClass.PREEMPTED,
+                               message=data.get("message") or "preempted",
+                               notify_url=notify_url, counts_against_retries=False,
+                               delay_seconds=0)
+        return
     status = OUTCOME_STATUS[data["outcome"]]
     transition(session, job, status, attempt=job.attempt, notify_url=notify_url,
                message=data.get("message"), at=at)

@@ -1,21 +1,26 @@
 """What the control plane does when a worker is lost: retry as a new attempt, or fail."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.domain.status import JobStatus
-from app.models import Job
+from app.models import Job, JobAttempt
 from app.services.attempts import close_attempt
 from app.services.requeue import requeue_as_new_attempt
 from app.services.transitions import transition
 from config.protocol import FailureClass
 
 
-def retries_left(job: Job) -> int:
+def retries_left(session: Session, job: Job) -> int:
+    """Retries the job may still use: attempts lost through no fault of its own (preempted)
+    do not count."""
     if not job.auto_fault_tolerance:
         return 0
-    return max(0, job.fault_tolerance_max_retry - (job.attempt - 1))
+    free = session.scalar(select(func.count()).select_from(JobAttempt).where(
+        JobAttempt.job_id == job.id, JobAttempt.number < job.attempt,
+        JobAttempt.counts_against_retries.is_(False)))
+    return max(0, job.fault_tolerance_max_retry - (job.attempt - 1 - free))
 
 
 def handle_lost_worker(session: Session, redis, job_id: str, attempt: int, silent_for: float,
@@ -26,7 +31,7 @@ def handle_lost_worker(session: Session, redis, job_id: str, attempt: int, silen
         return None
     lost = (f"the worker running attempt {attempt} was lost "
             f"(no heartbeat for {silent_for:.0f}s)")
-    if retries_left(job) > 0:
+    if retries_left(session, job) > 0:
         requeue_as_new_attempt(session, redis, job, failure_class=FailureClass.WORKER_LOST,
                                message=lost, notify_url=notify_url)
         return "retried"

@@ -24,26 +24,21 @@ def requeue_as_new_attempt(session: Session, redis, job: Job, *, failure_class: 
     means, and owns the policy: whether a requeue is allowed at all (the retry budget, see
     recovery.retries_left) and the `message` that says why the attempt ended. Callers:
     - worker loss (recovery.handle_lost_worker): FailureClass.WORKER_LOST, counts;
-    - preemption, when the placer takes GPUs back: FailureClass.PREEMPTED, should not count
-      (the job did nothing wrong), usually delay_seconds=0;
+    - preemption, when the placer takes GPUs back (events._finished): FailureClass.PREEMPTED,
+      does not count (the job did nothing wrong), delay_seconds=0;
     - gang failure, when one instance of a multi-host attempt fails or is lost: the whole
       attempt is requeued once, with that instance's failure class; instances of the old
       attempt that still run are stopped by the fence.
 
     `delay_seconds` defaults to the job's fault_tolerance_retry_interval_sec.
-    `counts_against_retries` should be recorded with the closed attempt, and retries_left
-    count only attempts that counted; job_attempts has no column for it yet, so every attempt
-    counts and False is refused until the first caller that needs it adds that column."""
-    if not counts_against_retries:
-        raise NotImplementedError(
-            "a requeue that does not count against retries needs a counts_against_retries "
-            "column on job_attempts, and retries_left counting only those rows")
+    `counts_against_retries` is recorded with the closed attempt; recovery.retries_left counts
+    only the attempts that counted."""
     new_attempt = job.attempt + 1
-    close_attempt(session, job, failure_class, message)
+    closed = close_attempt(session, job, failure_class, message)
+    closed.counts_against_retries = counts_against_retries
     if job.status == JobStatus.TRAINING.value:  # a claimed attempt may not have started yet
-        total = job.fault_tolerance_max_retry + 1
         transition(session, job, JobStatus.QUEUED, attempt=job.attempt, notify_url=notify_url,
-                   message=f"{message}; retrying as attempt {new_attempt} of {total}")
+                   message=f"{message}; {_next(job, new_attempt, counts_against_retries)}")
     # Fence first: a worker of the old attempt that is still alive stops at its next heartbeat.
     redis.set(attempt_key(job.id), new_attempt)
     job.attempt = new_attempt
@@ -51,3 +46,9 @@ def requeue_as_new_attempt(session: Session, redis, job: Job, *, failure_class: 
     delay = job.fault_tolerance_retry_interval_sec if delay_seconds is None else delay_seconds
     job.not_before = utcnow() + timedelta(seconds=delay)
     return new_attempt
+
+
+def _next(job: Job, new_attempt: int, counted: bool) -> str:
+    if not counted:
+        return f"queued again as attempt {new_attempt}, its retry budget untouched"
+    return f"retrying as attempt {new_attempt} of {job.fault_tolerance_max_retry + 1}"

@@ -6,16 +6,20 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.domain.status import JobStatus
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.models import Job, Membership, User, Workspace
 from app.services.access import Role
 from app.services.job_queries import Page
 
 #: Fields an admin may set on a workspace.
-EDITABLE = ("name", "description", "max_gpus_per_job", "max_queued_jobs")
+EDITABLE = ("name", "description", "max_gpus_per_job", "max_queued_jobs", "gpu_quota")
+#: Largest gpu_quota: far above any cluster, low enough that a typo (an extra digit) is caught.
+MAX_GPU_QUOTA = 100_000
+GPU_QUOTA_ERROR = f"must be 0 to {MAX_GPU_QUOTA} GPUs; null (none in the CLI) means no quota"
 
 
 def create_workspace(session, data: dict[str, Any]) -> Workspace:
+    _check_gpu_quota(data)
     _require_free_name(session, data["name"])
     workspace = Workspace(**{k: data[k] for k in EDITABLE if k in data})
     session.add(workspace)
@@ -24,6 +28,7 @@ def create_workspace(session, data: dict[str, Any]) -> Workspace:
 
 
 def update_workspace(session, workspace: Workspace, data: dict[str, Any]) -> Workspace:
+    _check_gpu_quota(data)
     if "name" in data and data["name"] != workspace.name:
         _require_free_name(session, data["name"])
     for key in EDITABLE:
@@ -60,10 +65,19 @@ def list_workspaces(session, *, page: int, page_size: int) -> Page:
 
 
 def describe(session, workspace: Workspace) -> dict:
-    queued = session.scalar(select(func.count()).select_from(Job).where(
-        Job.workspace_id == workspace.id, Job.status == JobStatus.QUEUED.value))
+    queued, in_use = _live_load(session, workspace)
     return {**{k: getattr(workspace, k) for k in ("id", *EDITABLE, "created_at")},
-            "queued_jobs": queued or 0}
+            "queued_jobs": queued, "gpus_in_use": in_use}
+
+
+def _live_load(session, workspace: Workspace) -> tuple[int, int]:
+    """Jobs queued and GPUs held by training jobs: one aggregate over its live jobs only."""
+    queued, training = JobStatus.QUEUED.value, JobStatus.TRAINING.value
+    row = session.execute(
+        select(func.count().filter(Job.status == queued),
+               func.sum(Job.gpu).filter(Job.status == training))
+        .where(Job.workspace_id == workspace.id, Job.status.in_((queued, training)))).one()
+    return row[0] or 0, row[1] or 0
 
 
 def members(session, workspace: Workspace) -> list[dict]:
@@ -95,6 +109,13 @@ def remove_member(session, workspace: Workspace, user: User) -> None:
 def _membership(session, workspace: Workspace, user: User) -> Membership | None:
     return session.scalar(select(Membership).where(
         Membership.workspace_id == workspace.id, Membership.user_id == user.id))
+
+
+def _check_gpu_quota(data: dict[str, Any]) -> None:
+    # The API's schema checks this too; the CLI reaches the service without it.
+    quota = data.get("gpu_quota")
+    if quota is not None and not 0 <= quota <= MAX_GPU_QUOTA:
+        raise InvalidInput(errors={"gpu_quota": [GPU_QUOTA_ERROR]})
 
 
 def _require_free_name(session, name: str) -> None:

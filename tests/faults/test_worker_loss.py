@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from config.keys import host_jobs_key
 from tests.faults.conftest import FIGURES, LEASE_SECONDS, REAPER_SECONDS, runs, wait_until
 from tests.support.processes import alive
 
@@ -27,7 +28,7 @@ def _running_on(api, job_id: str) -> str:
 
 
 def test_sigkill_of_the_worker_retries_the_job_without_orphans(fault_api, fault_stack, fault_env,
-                                                              marker):
+                                                              fault_redis, marker):
     detections = []
     for _round in range(5):
         job_id = fault_api.submit_ok(script_path="marked_run.py", args=[str(marker), "120", "0.2"])
@@ -38,6 +39,9 @@ def test_sigkill_of_the_worker_retries_the_job_without_orphans(fault_api, fault_
         wait_until(lambda: not alive(script), timeout=5)
         wait_until(lambda: fault_api.job(job_id)["attempt"] == 2, timeout=LEASE_SECONDS + 10)
         detections.append(time.monotonic() - killed_at)
+        # The lost host's slot is given back by the scheduler's sweep (nobody else could).
+        wait_until(lambda: not fault_redis.client().hexists(host_jobs_key(worker), f"{job_id}|1"),
+                   timeout=LEASE_SECONDS + 5)
         fault_stack.start(worker)
         job = fault_api.wait_terminal(job_id, timeout=60)
         assert job["status"] == "completed" and job["attempt"] == 2

@@ -8,7 +8,7 @@ from app.api.base import (AUTH_ERRORS, BODY_ERRORS, JOB_READ_ERRORS, JOB_WRITE_E
 from app.api.jobs import schemas as s
 from app.api.security import BEARER, require_user
 from app.domain.status import parse_status
-from app.services import job_queries, jobs
+from app.services import job_queries, jobs, queue_position
 
 blp = Blueprint("training_jobs", __name__, url_prefix="/api/v1/training/jobs",
                 description="Submit, list, inspect and stop training jobs")
@@ -113,6 +113,22 @@ def get_metrics(job_id):
     with _runtime().db.read() as session:
         metrics = job_queries.job_metrics(session, job_id)
     return ok({"metrics": metrics})
+
+
+@blp.route("/<job_id>/queue", methods=["GET"])
+@blp.response(200, envelope(s.QueuePositionSchema, "QueuePositionEnvelope"))
+@blp.doc(security=BEARER)
+@errors(blp, *JOB_READ_ERRORS, 503)
+def get_queue_position(job_id):
+    """Where the job stands in its pool's queue: its position, the jobs ahead of it (ids only
+    in the caller's workspaces), why it waits, and when it is expected to start.
+
+    Waiting jobs are answered from the scheduler's latest plan; a job the plan does not cover
+    says why (starting, retry_backoff, not_queued, not_planned). 503 when Redis is down."""
+    runtime = _runtime()
+    with runtime.db.read() as session:
+        position = queue_position.locate(runtime.redis, session, g.user, job_id)
+    return ok(position)
 
 
 def _detail(job_id: str) -> dict:

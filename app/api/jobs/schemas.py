@@ -7,6 +7,7 @@ from marshmallow import ValidationError, fields, validate, validates
 
 from app.api.base import PaginationSchema, StrictBool, StrictInt, StrictSchema
 from app.domain.status import STATUS_WORDS, parse_status
+from app.services.queue_position import REASONS
 from app.webhooks.address import AddressRefused, check_url_form
 from config.queues import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 
@@ -50,6 +51,11 @@ class JobCreateSchema(StrictSchema):
         0, 20, error="must be 0 to 20 retries"))
     fault_tolerance_retry_interval_sec = StrictInt(validate=validate.Range(
         0, 86400, error="must be 0 to 86400 seconds"))
+    preemptible = StrictBool(metadata={
+        "description": "a job of strictly higher priority that has waited "
+                       "TRAINQ_PREEMPT_AFTER_SECONDS may stop it (SIGTERM, a grace period to "
+                       "checkpoint) and send it back to the queue with its retry budget untouched "
+                       "(default true)"})
 
     @validates("notify_url")
     def _check_notify_url(self, url: str | None, **_kwargs) -> None:
@@ -127,8 +133,11 @@ class AttemptSchema(StrictSchema):
     exit_signal = fields.String(allow_none=True)
     failure_class = fields.String(allow_none=True, metadata={
         "description": "user_error, killed_by_signal, out_of_memory, timeout, worker_lost, "
-                       "cancelled or setup_error"})
+                       "preempted, cancelled or setup_error"})
     message = fields.String(allow_none=True)
+    counts_against_retries = fields.Boolean(metadata={
+        "description": "false for an attempt the job lost through no fault of its own "
+                       "(preempted): it does not use up fault_tolerance_max_retry"})
 
 
 class MetricSchema(StrictSchema):
@@ -162,6 +171,7 @@ class JobDetailSchema(JobSummarySchema):
     auto_fault_tolerance = fields.Boolean()
     fault_tolerance_max_retry = fields.Integer()
     fault_tolerance_retry_interval_sec = fields.Integer()
+    preemptible = fields.Boolean()
     failure_message = fields.String(allow_none=True)
     timeline = fields.Nested(TimelineSchema)
     transitions = fields.List(fields.Nested(TransitionSchema))
@@ -195,3 +205,27 @@ class MetricsSchema(StrictSchema):
 class StopResultSchema(StrictSchema):
     job_id = fields.String(attribute="id")
     status = fields.String()
+
+
+class AheadSchema(StrictSchema):
+    ids = fields.List(fields.String(), metadata={
+        "description": "the jobs ahead in the caller's workspaces (an admin: all), first first"})
+    others = fields.Integer(metadata={
+        "description": "how many jobs ahead are in workspaces the caller cannot see"})
+
+
+class QueuePositionSchema(StrictSchema):
+    pool = fields.String()
+    position = fields.Integer(allow_none=True, metadata={
+        "description": "1 is next; null when the job is not waiting (starting, retry_backoff, "
+                       "not_queued)"})
+    ahead = fields.Nested(AheadSchema)
+    reason = fields.String(metadata={"enum": list(REASONS), "description": (
+        "no_host, draining, too_big, waiting_for_gpus, behind_higher_priority: the scheduler's "
+        "plan; starting: placed on its host(s); retry_backoff: a retry waiting out its delay; "
+        "not_queued: training or finished; not_planned: the scheduler has no recent plan")})
+    message = fields.String(metadata={"description": "why, in a sentence for a person"})
+    eta_seconds = fields.Float(allow_none=True, metadata={
+        "description": "seconds until it is expected to start; null when unknown"})
+    eta_basis = fields.String(metadata={
+        "description": "how the ETA was made, or why it is unknown"})

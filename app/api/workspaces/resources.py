@@ -26,7 +26,7 @@ def _db():
 @blp.doc(security=BEARER)
 @errors(blp, *_ERRORS)
 def list_workspaces(args):
-    """Every workspace with its limits and how many of its jobs are queued, by id."""
+    """Every workspace with its limits, its queued jobs and the GPUs its jobs hold, by id."""
     with _db().read() as session:
         return ok(page_data(workspaces.list_workspaces(
             session, page=args["page"], page_size=args["page_size"])))
