@@ -12,7 +12,15 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 #: Version of the task spec and allocation formats; a peer refuses a newer one it cannot read.
-PROTOCOL_VERSION = 1
+#: 2: the task spec's launcher and nproc_per_node (a version-1 worker would run such a job
+#: as a plain script); a spec that needs neither is still sent as version 1.
+PROTOCOL_VERSION = 2
+
+
+class Launcher(StrEnum):
+    """How the worker starts a script."""
+    PYTHON = "python"  # python <script> <args>
+    TORCHRUN = "torchrun"  # torch.distributed.run: nproc_per_node processes with RANK, etc.
 
 
 class ProtocolError(ValueError):
@@ -120,10 +128,16 @@ class TaskSpec:
     envs: dict[str, str] = field(default_factory=dict)
     dataset_id: int | None = None
     max_running_time_ms: int | None = None
-    version: int = PROTOCOL_VERSION
+    launcher: str = Launcher.PYTHON
+    nproc_per_node: int | None = None  # torchrun's; None: the instance's GPUs, or 1 without
+    #: The version the message was written in (informational: two specs that say the same are
+    #: equal whatever their version); to_wire writes the lowest version that can carry it.
+    version: int = field(default=1, compare=False)
 
     def to_wire(self) -> dict[str, Any]:
-        return {**asdict(self), "args": list(self.args), "envs": dict(self.envs)}
+        plain = self.launcher == Launcher.PYTHON and self.nproc_per_node is None
+        return {**asdict(self), "args": list(self.args), "envs": dict(self.envs),
+                "launcher": str(self.launcher), "version": 1 if plain else PROTOCOL_VERSION}
 
     @classmethod
     def from_wire(cls, wire: Any) -> "TaskSpec":
@@ -132,13 +146,17 @@ class TaskSpec:
         spec = _typed(wire, _SPEC_TYPES, "task spec", required=_REQUIRED_SPEC)
         _check_all(spec.get("args", ()), str, "task spec args")
         _check_all(spec.get("envs", {}).values(), str, "task spec envs")
+        if spec.get("launcher", Launcher.PYTHON) not in set(Launcher):
+            raise ProtocolError(f"task spec launcher {spec['launcher']!r} is not one of "
+                                f"{', '.join(Launcher)}; upgrade trainq on this host")
         return cls(**{**spec, "args": tuple(spec.get("args", ())), "version": version})
 
 
 _OPTIONAL_INT = (int, type(None))
 _SPEC_TYPES = {"script_path": str, "framework": str, "cpu": int, "memory": int, "gpu": int,
                "args": list, "envs": dict, "dataset_id": _OPTIONAL_INT,
-               "max_running_time_ms": _OPTIONAL_INT}
+               "max_running_time_ms": _OPTIONAL_INT, "launcher": str,
+               "nproc_per_node": _OPTIONAL_INT}
 _REQUIRED_SPEC = ("script_path", "framework", "cpu", "memory", "gpu")
 _COMPACT = (",", ":")  # JSON separators for the compact form: no spaces
 

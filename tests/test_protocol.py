@@ -9,6 +9,7 @@ import pytest
 
 from config import protocol
 from config.protocol import (PROTOCOL_VERSION, Allocation, EventKind, InstanceAssignment,
+                             Launcher,
                              Outcome, ProtocolError, TaskSpec, decode_entry, encode_entry,
                              parse_lease)
 from workers import reporting
@@ -23,19 +24,25 @@ UNVERSIONED = {"script_path": "train.py", "args": ["--lr", "0.1"], "envs": {"SEE
 
 
 def test_a_task_spec_round_trips_through_json():
-    wire = json.loads(json.dumps(SPEC.to_wire()))  # what Celery's JSON serializer carries
-    assert wire["version"] == PROTOCOL_VERSION
-    assert TaskSpec.from_wire(wire) == SPEC
+    for spec in (SPEC, replace(SPEC, launcher=Launcher.TORCHRUN, nproc_per_node=4)):
+        wire = json.loads(json.dumps(spec.to_wire()))  # what Celery's JSON serializer carries
+        assert TaskSpec.from_wire(wire) == spec
 
 
-def test_a_spec_without_a_version_is_version_1():
+def test_a_spec_is_written_in_the_lowest_version_that_carries_it():
+    """A version-1 worker reads a plain spec as before, and refuses a torchrun one rather
+    than running it as a plain script."""
     assert TaskSpec.from_wire(UNVERSIONED) == SPEC
-    assert SPEC.to_wire() == {**UNVERSIONED, "version": 1}  # old workers read the same keys
+    assert SPEC.to_wire() == {**UNVERSIONED, "launcher": "python", "nproc_per_node": None,
+                              "version": 1}
+    assert replace(SPEC, launcher=Launcher.TORCHRUN).to_wire()["version"] == 2 == PROTOCOL_VERSION
 
 
 def test_a_newer_spec_is_refused_with_what_to_do():
-    with pytest.raises(ProtocolError, match=r"version 2 is newer.*upgrade trainq"):
+    with pytest.raises(ProtocolError, match=r"version 3 is newer.*upgrade trainq"):
         TaskSpec.from_wire({**UNVERSIONED, "version": PROTOCOL_VERSION + 1})
+    with pytest.raises(ProtocolError, match=r"launcher 'mpirun' is not one of"):
+        TaskSpec.from_wire({**UNVERSIONED, "launcher": "mpirun", "version": 2})
 
 
 def test_fields_added_later_are_ignored_by_this_version():

@@ -1,4 +1,7 @@
-"""Start a training script in its own process group that dies with its worker; stop the group."""
+"""Start a training script in its own process group that dies with its worker; stop it and
+everything it started. A launcher such as torchrun puts its workers in sessions of their own, so
+the group is not enough: the supervising process is a child subreaper (orphans of the script
+become its children) and kills all of its descendants once the script is done."""
 from __future__ import annotations
 
 import ctypes
@@ -8,12 +11,18 @@ import subprocess
 import time
 from typing import Sequence
 
-_PR_SET_PDEATHSIG = 1
+_PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER = 1, 36
 
 
 def set_parent_death_signal(sig: int) -> None:
     """Ask the kernel to send `sig` to this process when its parent dies (Linux prctl)."""
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+
+
+def become_subreaper() -> None:
+    """Orphaned descendants (a launcher's workers whose launcher died) become this process's
+    children instead of init's, so kill_descendants still finds them."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1)
 
 
 def _child_setup(cpus: frozenset[int] | None, parent_pid: int):
@@ -55,12 +64,66 @@ def stop_group(proc: subprocess.Popen, grace_seconds: float) -> None:
 
 
 def reap_group(proc: subprocess.Popen) -> None:
-    """Kill what remains of the group (children the script left behind) and wait for the script."""
+    """Kill what remains of the group and of this process's other descendants (what the script
+    left behind, in its group or in sessions of their own) and wait for the script."""
     signal_group(proc.pid, signal.SIGKILL)
     proc.wait()
+    kill_descendants()
     deadline = time.monotonic() + 5
     while _group_alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.02)
+
+
+def kill_descendants(root: int | None = None) -> list[int]:
+    """SIGKILL every living descendant of `root` (default: this process) and reap those that
+    are its own children; returns the pids it killed."""
+    root = os.getpid() if root is None else root
+    killed = []
+    for pid in descendants(root):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except ProcessLookupError:
+            pass
+    _reap_children(time.monotonic() + 5 if killed else 0)
+    return killed
+
+
+def descendants(root: int) -> list[int]:
+    """The pids below `root` in the process tree, read from /proc (children before none)."""
+    children: dict[int, list[int]] = {}
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            parent = _ppid(int(stat))
+            if parent is not None:
+                children.setdefault(parent, []).append(int(stat))
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _reap_children(deadline: float) -> None:
+    """Collect the exit status of killed children (adopted orphans included): no zombies."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.01)
 
 
 def _group_alive(pgid: int) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -17,7 +16,7 @@ from redis import exceptions as redis_errors
 from config.protocol import (RESERVED_ENV_PREFIXES, Allocation, EventKind, FailureClass,
                              Outcome, PreemptRequest, ProtocolError, TaskSpec)
 from config.settings import Settings
-from workers import allocations
+from workers import allocations, launch
 from workers import claim as claims
 from workers.events import EventPublisher
 from workers.exits import Stop, classify_exit, signal_name
@@ -130,9 +129,8 @@ def _run_claimed(run: AttemptRun, redis, events: EventPublisher) -> Outcome | Un
 def _start(run: AttemptRun) -> subprocess.Popen:
     script = resolve_script(run.settings.script_root, run.spec.script_path)
     dirs = _job_dirs(run)
-    argv = [sys.executable, str(script), *run.spec.args]
-    return spawn(argv, _script_env(run, dirs), cwd=str(dirs["TRAINQ_OUTPUT_DIR"]),
-                 cpus=run.host.cpus)
+    return spawn(launch.command(run.spec, script, run.gpus), _script_env(run, dirs),
+                 cwd=str(dirs["TRAINQ_OUTPUT_DIR"]), cpus=run.host.cpus)
 
 
 def _job_dirs(run: AttemptRun) -> dict[str, Path]:

@@ -7,6 +7,7 @@ import signal
 from config.queues import RUN_JOB_TASK
 from workers.connections import worker_redis
 from workers.host import Host
+from workers.process import become_subreaper
 from workers.runner import AttemptRun, Unreported, run_attempt
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ def register_tasks(app) -> None:
                         "scheduler existed) is dropped; the scheduler places it", job_id, attempt)
             return Unreported.SKIPPED
         settings = self.app.trainq_settings
+        become_subreaper()   # what a launcher orphans is still ours to kill (workers.process)
         run = AttemptRun(job_id, int(attempt), spec, Host.from_env(), settings, allocation)
         # revoke(terminate=True) sends SIGTERM to this pool process: turn it into a clean stop
         # of the script's group instead of leaving the script orphaned.

@@ -54,6 +54,9 @@ class Job(Base):
     fault_tolerance_retry_interval_sec: Mapped[int] = mapped_column(Integer, default=5)
     #: A job of strictly higher priority that waited long enough may take its GPUs back.
     preemptible: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: config.protocol.Launcher: "python", or "torchrun" with nproc_per_node processes.
+    launcher: Mapped[str] = mapped_column(String(16), default="python")
+    nproc_per_node: Mapped[Optional[int]] = mapped_column(Integer)
 
     transitions: Mapped[list["JobTransition"]] = relationship(
         back_populates="job", order_by="JobTransition.id", cascade="all, delete-orphan",
@@ -69,7 +72,8 @@ class Job(Base):
         return TaskSpec(script_path=self.script_path, args=tuple(self.args or ()),
                         envs=dict(self.envs or {}), framework=self.framework,
                         dataset_id=self.dataset_id, max_running_time_ms=self.max_running_time_ms,
-                        cpu=self.cpu, memory=self.memory, gpu=self.gpu)
+                        cpu=self.cpu, memory=self.memory, gpu=self.gpu,
+                        launcher=self.launcher or "python", nproc_per_node=self.nproc_per_node)
 
 
 class JobTransition(Base):

@@ -171,6 +171,8 @@ def _copied_fields(data: dict[str, Any], settings) -> dict[str, Any]:
     fields["envs"] = dict(data.get("envs") or {})
     fields["auto_fault_tolerance"] = data.get("auto_fault_tolerance", True)
     fields["preemptible"] = data.get("preemptible", True)
+    fields["launcher"] = data.get("launcher") or "python"
+    fields["nproc_per_node"] = data.get("nproc_per_node")
     fields["fault_tolerance_max_retry"] = data.get("fault_tolerance_max_retry",
                                                    settings.max_retries)
     fields["fault_tolerance_retry_interval_sec"] = data.get(

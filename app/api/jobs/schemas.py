@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import ValidationError, fields, validate, validates
+from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
 from app.api.base import PaginationSchema, StrictBool, StrictInt, StrictSchema
 from app.domain.status import STATUS_WORDS, parse_status
 from app.services.queue_position import REASONS
 from app.webhooks.address import AddressRefused, check_url_form
+from config.protocol import Launcher
 from config.queues import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -51,6 +52,15 @@ class JobCreateSchema(StrictSchema):
         0, 20, error="must be 0 to 20 retries"))
     fault_tolerance_retry_interval_sec = StrictInt(validate=validate.Range(
         0, 86400, error="must be 0 to 86400 seconds"))
+    launcher = fields.String(validate=validate.OneOf(
+        [str(launcher) for launcher in Launcher],
+        error="must be 'python' (python <script>) or 'torchrun' (nproc_per_node processes)"),
+        metadata={"description": "how the script is started: python (default) or torchrun, "
+                                 "which runs nproc_per_node processes with RANK, LOCAL_RANK, "
+                                 "WORLD_SIZE, MASTER_ADDR and MASTER_PORT set"})
+    nproc_per_node = StrictInt(allow_none=True, validate=validate.Range(
+        1, 64, error="must be 1 to 64 processes"), metadata={
+        "description": "torchrun's processes per instance (default: its GPUs, or 1 without)"})
     preemptible = StrictBool(metadata={
         "description": "a job of strictly higher priority that has waited "
                        "TRAINQ_PREEMPT_AFTER_SECONDS may stop it (SIGTERM, a grace period to "
@@ -73,6 +83,16 @@ class JobCreateSchema(StrictSchema):
                 raise ValidationError(f"{name!r} is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)")
             if name.startswith(RESERVED_ENV):
                 raise ValidationError(f"{name!r} is set by trainq and cannot be overridden")
+
+    @validates_schema
+    def _check_launcher(self, data: dict, **_kwargs) -> None:
+        torchrun = data.get("launcher") == Launcher.TORCHRUN
+        if data.get("nproc_per_node") is not None and not torchrun:
+            raise ValidationError("nproc_per_node needs \"launcher\": \"torchrun\"",
+                                  "nproc_per_node")
+        if torchrun and data.get("framework") == "tensorflow":
+            raise ValidationError("torchrun launches PyTorch; a TensorFlow job runs with "
+                                  "\"launcher\": \"python\"", "launcher")
 
 
 class JobListArgsSchema(StrictSchema):
@@ -172,6 +192,8 @@ class JobDetailSchema(JobSummarySchema):
     fault_tolerance_max_retry = fields.Integer()
     fault_tolerance_retry_interval_sec = fields.Integer()
     preemptible = fields.Boolean()
+    launcher = fields.String()
+    nproc_per_node = fields.Integer(allow_none=True)
     failure_message = fields.String(allow_none=True)
     timeline = fields.Nested(TimelineSchema)
     transitions = fields.List(fields.Nested(TransitionSchema))
