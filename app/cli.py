@@ -49,7 +49,8 @@ def _worker_host(args, settings: Settings):
     """The host `trainq worker` registers; every mistake is a SettingsError that says why."""
     import socket
 
-    from workers.host import Host, check_host_name, default_slots, parse_cpus, parse_gpus
+    from workers.host import (Host, check_host_name, default_addr, default_slots, parse_cpus,
+                              parse_gpus)
 
     pool = settings.pool(args.pool)
     if pool is None:
@@ -60,7 +61,7 @@ def _worker_host(args, settings: Settings):
         raise SettingsError(f"--slots must be 1 or more, got {args.slots}")
     name = check_host_name(args.name or socket.gethostname())
     return Host(pool.name, gpus, parse_cpus(args.cpus) if args.cpus else None, name,
-                args.slots or default_slots(gpus))
+                args.slots or default_slots(gpus), args.addr or default_addr())
 
 
 def cmd_scheduler(args, settings: Settings) -> int:
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "TRAINQ_HOST (default: this machine's host name)")
     worker.add_argument("--slots", type=int, help="most jobs at once (default: one per GPU, "
                         "or 1 without GPUs)")
+    worker.add_argument("--addr", help="address the other hosts of a multi-host job reach this "
+                        "one on (default: the address of the interface of its default route)")
     worker.add_argument("--loglevel", help="Celery log level")
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("scheduler", help="place queued jobs on hosts' GPUs (one leader; start a "

@@ -14,14 +14,19 @@ def cancel_key(job_id: str) -> str:
     return f"trainq:cancel:{job_id}"
 
 
-def claim_key(job_id: str, attempt: int) -> str:
-    """Taken once per attempt (SET NX); a second delivery of the attempt finds it and is dropped."""
-    return f"trainq:claim:{job_id}:{attempt}"
+def claim_key(job_id: str, attempt: int, rank: int = 0) -> str:
+    """Taken once per instance of an attempt (SET NX); a second delivery finds it and is dropped.
+    Rank 0's key is the attempt's own (a single-instance job has only rank 0)."""
+    return f"trainq:claim:{job_id}:{attempt}{_rank_suffix(rank, ':r')}"
 
 
-def lease_key(job_id: str, attempt: int) -> str:
-    """Kept alive by the running worker's heartbeats; expires when the worker is gone."""
-    return f"trainq:lease:{job_id}:{attempt}"
+def lease_key(job_id: str, attempt: int, rank: int = 0) -> str:
+    """Kept alive by the heartbeats of the worker running that instance; expires when it is gone."""
+    return f"trainq:lease:{job_id}:{attempt}{_rank_suffix(rank, ':r')}"
+
+
+def _rank_suffix(rank: int, sep: str) -> str:
+    return f"{sep}{rank}" if rank else ""
 
 
 def attempt_key(job_id: str) -> str:
@@ -46,8 +51,17 @@ CLAIMED_SET = "trainq:claimed"
 SENTINEL_KEY = "trainq:sentinel"
 
 
-def claimed_member(job_id: str, attempt: int) -> str:
-    return f"{job_id}|{attempt}"
+def claimed_member(job_id: str, attempt: int, rank: int = 0) -> str:
+    """"<job>|<attempt>", or "<job>|<attempt>|<rank>" for the other instances of a gang."""
+    return f"{job_id}|{attempt}{_rank_suffix(rank, '|')}"
+
+
+def parse_claimed_member(member: str) -> tuple[str, int, int] | None:
+    """(job, attempt, rank) of a claimed_member; None for a member this version cannot read."""
+    parts = member.split("|")
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts[1:]):
+        return None
+    return parts[0], int(parts[1]), int(parts[2]) if len(parts) == 3 else 0
 
 
 # --- Placement: hosts, their GPUs, allocations and the scheduler's leadership -------------------
@@ -88,6 +102,18 @@ def preempt_key(job_id: str, attempt: int) -> str:
     """Set by the scheduler to take an attempt's GPUs back (config.protocol.PreemptRequest). The
     worker stops the script (SIGTERM, the grace it names, SIGKILL) and reports `preempted`."""
     return f"trainq:preempt:{job_id}:{attempt}"
+
+
+def rendezvous_key(job_id: str, attempt: int) -> str:
+    """Hash rank -> "<addr>:<port>" of each instance of a multi-host attempt; every instance
+    starts its script once all are there (rank 0's is torchrun's master, all of them TF_CONFIG)."""
+    return f"trainq:rdzv:{job_id}:{attempt}"
+
+
+def gang_end_key(job_id: str, attempt: int) -> str:
+    """Set by the control plane when an attempt ended before all its instances did (one failed,
+    or its host was lost): every instance still running stops at once (value: why)."""
+    return f"trainq:gang-end:{job_id}:{attempt}"
 
 
 def holds_key(pool: str) -> str:

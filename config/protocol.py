@@ -65,10 +65,20 @@ RESERVED_ENV_PREFIXES = ("TRAINQ_", "CUDA_VISIBLE_DEVICES")
 
 
 def encode_entry(job_id: str, attempt: int, kind: EventKind,
-                 data: dict[str, Any]) -> dict[str, str]:
-    """One stream entry; flat strings because Redis Stream fields are strings."""
-    return {"job_id": job_id, "attempt": str(attempt), "kind": str(kind),
-            "ts": repr(time.time()), "data": json.dumps(data, allow_nan=False)}
+                 data: dict[str, Any], rank: int = 0) -> dict[str, str]:
+    """One stream entry; flat strings because Redis Stream fields are strings. `rank` names the
+    instance of a multi-host attempt that sent it (absent: 0, as before gangs)."""
+    entry = {"job_id": job_id, "attempt": str(attempt), "kind": str(kind),
+             "ts": repr(time.time()), "data": json.dumps(data, allow_nan=False)}
+    if rank:
+        entry["rank"] = str(rank)
+    return entry
+
+
+def entry_rank(entry: dict[str, Any]) -> int:
+    """The instance an entry came from; 0 for single-instance jobs and older workers."""
+    rank = str(entry.get("rank") or "0")
+    return int(rank) if rank.isdigit() else 0
 
 
 def decode_entry(fields: dict[str, str]) -> dict[str, Any]:

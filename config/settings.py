@@ -50,6 +50,9 @@ DEFAULTS: dict[str, str] = {
     # strictly lower priority in its pool; they get this grace between SIGTERM and SIGKILL.
     "TRAINQ_PREEMPT_AFTER_SECONDS": "600",
     "TRAINQ_PREEMPT_GRACE_SECONDS": "60",
+    # How long an instance of a multi-host job waits for the others to join before the attempt
+    # fails as a setup error (the reaper retries it sooner when a host never claims its part).
+    "TRAINQ_RENDEZVOUS_TIMEOUT_SECONDS": "300",
     "TRAINQ_ADMIN_USERNAME": "admin",
     "TRAINQ_ADMIN_PASSWORD": "",
     "TRAINQ_SECRET_KEY": "",
@@ -107,6 +110,7 @@ class Settings:
     aging_seconds: float
     preempt_after_seconds: float
     preempt_grace_seconds: float
+    rendezvous_timeout_seconds: float
     admin_username: str
     admin_password: str = field(repr=False)
     secret_key: str = field(repr=False)
@@ -160,6 +164,7 @@ class Settings:
             aging_seconds=_float(env, "TRAINQ_AGING_SECONDS"),
             preempt_after_seconds=_float(env, "TRAINQ_PREEMPT_AFTER_SECONDS"),
             preempt_grace_seconds=_float(env, "TRAINQ_PREEMPT_GRACE_SECONDS"),
+            rendezvous_timeout_seconds=_positive(env, "TRAINQ_RENDEZVOUS_TIMEOUT_SECONDS"),
             admin_username=env["TRAINQ_ADMIN_USERNAME"],
             admin_password=env["TRAINQ_ADMIN_PASSWORD"],
             secret_key=env["TRAINQ_SECRET_KEY"],

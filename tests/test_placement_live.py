@@ -21,9 +21,7 @@ from config.protocol import Allocation, InstanceAssignment
 from tests.conftest import ADMIN_PASSWORD
 from tests.faults.conftest import wait_until
 from tests.support.client import ApiClient
-from tests.support.cluster import Cluster, cluster_env
-from tests.support.databases import fresh_database
-from tests.support.redis_server import RedisServer
+from tests.support.cluster import private_cluster
 from workers import allocations
 
 pytestmark = pytest.mark.placement
@@ -35,26 +33,17 @@ FIGURES: dict[str, object] = {}
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, script_root):
-    redis = RedisServer(tmp_path_factory.mktemp("place-redis")).start()
-    with fresh_database(tmp_path_factory.mktemp("place-db")) as url:
-        env = cluster_env(redis.url, url, tmp_path_factory.mktemp("place-var"), script_root,
-                          TRAINQ_POOLS="cpu=0,pack=8", TRAINQ_HEARTBEAT_SECONDS="1",
-                          TRAINQ_SCHEDULER_LOCK_SECONDS=str(LOCK_SECONDS),
-                          TRAINQ_AGING_SECONDS="0", TRAINQ_API_WORKERS="2",
-                          TRAINQ_PREEMPT_AFTER_SECONDS=str(PREEMPT_AFTER),
-                          TRAINQ_PREEMPT_GRACE_SECONDS="20")
-        stack = Cluster(env, tmp_path_factory.mktemp("place-logs"))
+    hosts = {name: ("pack", f"0-{GPUS_PER_HOST - 1}", ()) for name in HOSTS}
+    with private_cluster(tmp_path_factory, script_root, "place", hosts,
+                         TRAINQ_POOLS="cpu=0,pack=8", TRAINQ_HEARTBEAT_SECONDS="1",
+                         TRAINQ_SCHEDULER_LOCK_SECONDS=str(LOCK_SECONDS),
+                         TRAINQ_AGING_SECONDS="0", TRAINQ_API_WORKERS="2",
+                         TRAINQ_PREEMPT_AFTER_SECONDS=str(PREEMPT_AFTER),
+                         TRAINQ_PREEMPT_GRACE_SECONDS="20") as stack:
         try:
-            for name in ("api", "consumer", "scheduler"):
-                stack.start(name)
-            for host in HOSTS:
-                stack.add_host(host, "pack", f"0-{GPUS_PER_HOST - 1}")
-            stack.redis = redis.client()
             yield stack
         finally:
-            stack.stop_all()
-            redis.kill()
-            figures = Path(env["TRAINQ_VAR_DIR"]) / "placement-figures.json"
+            figures = Path(stack.env["TRAINQ_VAR_DIR"]) / "placement-figures.json"
             figures.write_text(json.dumps(FIGURES, indent=2))
             print(f"\nlive placement figures ({figures}): {json.dumps(FIGURES, indent=2)}")
 

@@ -67,8 +67,27 @@ def test_a_child_in_a_session_of_its_own_dies_with_the_attempt(api, settings):
     ({"launcher": "torchrun", "framework": "tensorflow"}, "launcher", "torchrun launches PyTorch"),
     ({"launcher": "mpirun"}, "launcher", "must be 'python'"),
     ({"launcher": "torchrun", "nproc_per_node": 0}, "nproc_per_node", "must be 1 to 64"),
+    ({"instance_count": 2, "launcher": "python"}, "launcher", "run under torchrun"),
+    ({"instance_count": 0}, "instance_count", "must be 1 to 64 instances"),
+    ({"instance_count": 65}, "instance_count", "must be 1 to 64 instances"),
+    ({"instance_count": "2"}, "instance_count", "must be a whole number"),
 ])
 def test_launcher_mistakes_are_refused_with_what_to_do(api, body, field, words):
     response = api.submit(**body)
     assert response.status_code == 400
     assert words in " ".join(response.json()["errors"][field])
+
+
+def test_a_multi_host_pytorch_job_runs_under_torchrun_and_says_it_needs_two_hosts(api):
+    """The test stack has one host: the job waits, and its queue position says why."""
+    job_id = api.submit_ok(instance_count=2)
+    try:
+        job = api.job(job_id)
+        assert (job["instance_count"], job["launcher"]) == (2, "torchrun")
+        def planned():
+            return api.request("GET", f"/api/v1/training/jobs/{job_id}/queue").json()["data"]
+        wait_until(lambda: planned()["reason"] == "too_big", timeout=30)
+        assert "needs 2 hosts" in planned()["message"]
+    finally:
+        api.request("POST", f"/api/v1/training/jobs/{job_id}/stop")
+    assert api.wait_terminal(job_id)["status"] == "cancelled"

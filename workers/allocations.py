@@ -53,16 +53,35 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('DEL', KEYS[1])
 """
 
-# KEYS: claim, allocation, allocations set, host jobs per instance. ARGV: member, allocation JSON.
-# The sweep's release of an allocation nobody claimed: a worker that claims it in the same
-# instant either wins (then this does nothing) or finds the allocation gone (then it drops it).
-_RELEASE_UNCLAIMED = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local current = redis.call('GET', KEYS[2])
+# KEYS: allocation, allocations set, this instance's host jobs, the other instances' host jobs.
+# ARGV: member, allocation JSON. One instance of a gang gives back its own host's GPUs; the
+# allocation itself goes with the last.
+_RELEASE_INSTANCE = """
+local current = redis.call('GET', KEYS[1])
 if current and current ~= ARGV[2] then return 0 end
-for i = 4, #KEYS do redis.call('HDEL', KEYS[i], ARGV[1]) end
-redis.call('ZREM', KEYS[3], ARGV[1])
-return redis.call('DEL', KEYS[2])
+redis.call('HDEL', KEYS[3], ARGV[1])
+for i = 4, #KEYS do
+  if redis.call('HEXISTS', KEYS[i], ARGV[1]) == 1 then return 1 end
+end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+# KEYS: allocation, allocations set, then each instance's claim, then each instance's host jobs.
+# ARGV: member, allocation JSON, instance count. The sweep's release of an allocation no
+# instance has claimed: a worker that claims in the same instant either wins (then this does
+# nothing) or finds the allocation gone (then it drops it).
+_RELEASE_UNCLAIMED = """
+local n = tonumber(ARGV[3])
+for i = 3, 2 + n do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
+end
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[2] then return 0 end
+for i = 3 + n, #KEYS do redis.call('HDEL', KEYS[i], ARGV[1]) end
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('DEL', KEYS[1])
 """
 
 # KEYS: allocation, allocations set, this host's jobs. ARGV: allocation JSON, member, GPU csv.
@@ -96,13 +115,28 @@ def release(redis, allocation: Allocation) -> bool:
     return released
 
 
+def release_instance(redis, allocation: Allocation, host: str) -> bool:
+    """Give back what the instance on `host` holds (the whole allocation once no other instance
+    holds anything) and wake the scheduler; idempotent. The other instances of a gang keep
+    their GPUs until they have stopped too."""
+    others = [host_jobs_key(i.host) for i in allocation.instances if i.host != host]
+    keys = [allocation_key(allocation.job_id, allocation.attempt), ALLOCATIONS_SET,
+            host_jobs_key(host), *others]
+    released = bool(redis.eval(_RELEASE_INSTANCE, len(keys), *keys, _member(allocation),
+                               allocation.to_wire()))
+    if released:
+        wake_scheduler(redis)
+    return released
+
+
 def release_unclaimed(redis, allocation: Allocation) -> bool:
-    """Give back an allocation whose attempt no worker has claimed; False if one has."""
-    keys = [claim_key(allocation.job_id, allocation.attempt),
-            allocation_key(allocation.job_id, allocation.attempt), ALLOCATIONS_SET,
+    """Give back an allocation no instance of which a worker has claimed; False if one has."""
+    job, attempt = allocation.job_id, allocation.attempt
+    keys = [allocation_key(job, attempt), ALLOCATIONS_SET,
+            *(claim_key(job, attempt, i.rank) for i in allocation.instances),
             *(host_jobs_key(i.host) for i in allocation.instances)]
     released = bool(redis.eval(_RELEASE_UNCLAIMED, len(keys), *keys, _member(allocation),
-                               allocation.to_wire()))
+                               allocation.to_wire(), len(allocation.instances)))
     if released:
         wake_scheduler(redis)
     return released

@@ -1,12 +1,16 @@
-"""Atomic claim of one attempt in Redis, and the lease its heartbeats keep fresh.
+"""Atomic claim of one instance of an attempt in Redis, and the lease its heartbeats keep fresh.
+A single-instance job has one instance, rank 0; each instance of a gang has its own claim and
+lease, so a lost host is noticed whichever rank it ran.
 
 The lease value (config.protocol: "<owner>|<redis server time>") is stamped by the server, so
 clocks of GPU hosts never matter. After the attempt ends, the lease names LEASE_DONE as its
 owner until the consumer has recorded the outcome."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from config.keys import (CLAIMED_SET, allocation_key, attempt_key, cancel_key, claim_key,
-                         claimed_member, lease_key, preempt_key)
+                         claimed_member, gang_end_key, lease_key, preempt_key)
 from config.protocol import LEASE_DONE, LEASE_SEPARATOR
 
 #: How long claims and leases are remembered: longer than any re-delivery can arrive.
@@ -44,33 +48,42 @@ return 1
 CLAIMED, DUPLICATE, CANCELLED, SUPERSEDED, FENCED = 1, 0, -1, -2, -3
 
 
-def claim(redis, job_id: str, attempt: int, owner: str, allocation: str) -> int:
-    """CLAIMED for the one owner of the attempt; DUPLICATE, CANCELLED, SUPERSEDED, or FENCED (the
-    attempt's allocation in Redis is not `allocation`, the wire form this message carries)."""
-    keys = [cancel_key(job_id), claim_key(job_id, attempt), lease_key(job_id, attempt),
-            attempt_key(job_id), CLAIMED_SET, allocation_key(job_id, attempt)]
+def claim(redis, job_id: str, attempt: int, owner: str, allocation: str, rank: int = 0) -> int:
+    """CLAIMED for the one owner of the instance; DUPLICATE, CANCELLED, SUPERSEDED, or FENCED
+    (the attempt's allocation in Redis is not `allocation`, the wire form this message carries)."""
+    keys = [cancel_key(job_id), claim_key(job_id, attempt, rank),
+            lease_key(job_id, attempt, rank), attempt_key(job_id), CLAIMED_SET,
+            allocation_key(job_id, attempt)]
     return int(redis.eval(_CLAIM, len(keys), *keys, owner, KEY_TTL_SECONDS, attempt,
-                          claimed_member(job_id, attempt), allocation))
+                          claimed_member(job_id, attempt, rank), allocation))
 
 
-def heartbeat(redis, job_id: str, attempt: int, owner: str) -> bool:
+def heartbeat(redis, job_id: str, attempt: int, owner: str, rank: int = 0) -> bool:
     """Refresh the lease; False when the control plane has moved the job to a newer attempt."""
-    keys = [lease_key(job_id, attempt), attempt_key(job_id), claim_key(job_id, attempt)]
+    keys = [lease_key(job_id, attempt, rank), attempt_key(job_id),
+            claim_key(job_id, attempt, rank)]
     return bool(redis.eval(_HEARTBEAT, 3, *keys, owner, attempt, KEY_TTL_SECONDS, owner))
 
 
-def mark_done(redis, job_id: str, attempt: int) -> None:
-    """The attempt ended and its outcome is in the stream: not lost, whatever the clock says."""
-    redis.eval(_HEARTBEAT, 2, lease_key(job_id, attempt), attempt_key(job_id), LEASE_DONE,
+def mark_done(redis, job_id: str, attempt: int, rank: int = 0) -> None:
+    """The instance ended and its outcome is in the stream: not lost, whatever the clock says."""
+    redis.eval(_HEARTBEAT, 2, lease_key(job_id, attempt, rank), attempt_key(job_id), LEASE_DONE,
                attempt, KEY_TTL_SECONDS, LEASE_DONE)
 
 
-def release(redis, job_id: str, attempt: int) -> None:
-    """This worker is finished with the attempt, however it ended."""
-    redis.zrem(CLAIMED_SET, claimed_member(job_id, attempt))
+def release(redis, job_id: str, attempt: int, rank: int = 0) -> None:
+    """This worker is finished with the instance, however it ended."""
+    redis.zrem(CLAIMED_SET, claimed_member(job_id, attempt, rank))
 
 
-def stop_requests(redis, job_id: str, attempt: int) -> tuple[bool, str | None]:
-    """(stopped by request, the scheduler's preempt request or None), in one round trip."""
-    cancelled, preempt = redis.mget(cancel_key(job_id), preempt_key(job_id, attempt))
-    return cancelled is not None, preempt
+class StopRequests(NamedTuple):
+    cancelled: bool  # stopped by request
+    preempt: str | None  # the scheduler's PreemptRequest (wire form)
+    gang_ended: str | None  # why the control plane ended the attempt's other instances
+
+
+def stop_requests(redis, job_id: str, attempt: int) -> StopRequests:
+    """What asks a running instance to stop, in one round trip."""
+    cancelled, preempt, ended = redis.mget(cancel_key(job_id), preempt_key(job_id, attempt),
+                                           gang_end_key(job_id, attempt))
+    return StopRequests(cancelled is not None, preempt, ended)

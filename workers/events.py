@@ -18,15 +18,16 @@ SEND_TRIES = 16
 class EventPublisher:
     """Appends events of one attempt. Entries of one producer keep their order in the stream."""
 
-    def __init__(self, redis, job_id: str, attempt: int):
-        self.redis, self.job_id, self.attempt = redis, job_id, attempt
+    def __init__(self, redis, job_id: str, attempt: int, rank: int = 0):
+        self.redis, self.job_id, self.attempt, self.rank = redis, job_id, attempt, rank
 
     def send(self, kind: EventKind, data: dict[str, Any]) -> None:
         self.send_many([(kind, data)])
 
     def send_many(self, events: list[tuple[EventKind, dict[str, Any]]]) -> None:
         """Append in order; through a Redis blip, keep trying for a while rather than lose them."""
-        entries = [encode_entry(self.job_id, self.attempt, kind, data) for kind, data in events]
+        entries = [encode_entry(self.job_id, self.attempt, kind, data, self.rank)
+                   for kind, data in events]
         delay = 0.2
         for attempt in range(SEND_TRIES):
             try:

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from config.settings import SettingsError
 
 #: Set by `trainq worker` for the Celery process it starts; not user settings.
-HOST_POOL_ENV, HOST_GPUS_ENV, HOST_CPUS_ENV, HOST_NAME_ENV, HOST_SLOTS_ENV = (
+HOST_POOL_ENV, HOST_GPUS_ENV, HOST_CPUS_ENV, HOST_NAME_ENV, HOST_SLOTS_ENV, HOST_ADDR_ENV = (
     "TRAINQ_HOST_POOL", "TRAINQ_HOST_GPUS", "TRAINQ_HOST_CPUS", "TRAINQ_HOST_NAME",
-    "TRAINQ_HOST_SLOTS")
+    "TRAINQ_HOST_SLOTS", "TRAINQ_HOST_ADDR")
 #: Host names become Redis keys and a Celery queue name: keep them plain.
 _HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
@@ -25,11 +25,13 @@ class Host:
     name: str
     #: Jobs it runs at once (its Celery concurrency); the scheduler never places more.
     slots: int = 1
+    #: Where the other hosts of a multi-host job reach this one (torchrun's master, TF_CONFIG).
+    addr: str = "127.0.0.1"
 
     def env(self) -> dict[str, str]:
         return {HOST_POOL_ENV: self.pool, HOST_GPUS_ENV: ",".join(self.gpus),
                 HOST_CPUS_ENV: format_cpus(self.cpus), HOST_NAME_ENV: self.name,
-                HOST_SLOTS_ENV: str(self.slots)}
+                HOST_SLOTS_ENV: str(self.slots), HOST_ADDR_ENV: self.addr}
 
     @classmethod
     def from_env(cls) -> "Host":
@@ -38,7 +40,19 @@ class Host:
                    gpus=tuple(filter(None, os.environ.get(HOST_GPUS_ENV, "").split(","))),
                    cpus=parse_cpus(cpus) if cpus else None,
                    name=os.environ.get(HOST_NAME_ENV) or socket.gethostname(),
-                   slots=int(os.environ.get(HOST_SLOTS_ENV) or 1))
+                   slots=int(os.environ.get(HOST_SLOTS_ENV) or 1),
+                   addr=os.environ.get(HOST_ADDR_ENV) or default_addr())
+
+
+def default_addr() -> str:
+    """The address of the interface this host routes outward through: connecting a UDP socket
+    sends nothing, it only picks the route. Loopback when there is none (one machine)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+            return probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
 
 
 def check_host_name(name: str) -> str:

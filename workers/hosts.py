@@ -9,10 +9,12 @@ from enum import StrEnum
 from config.keys import HOSTS_SET, host_jobs_key, host_key
 from workers.host import Host
 
-# KEYS: host hash, hosts set. ARGV: name, pool, GPU csv, slots. Stamped with the server's clock.
+# KEYS: host hash, hosts set. ARGV: name, pool, GPU csv, slots, address. Stamped with the
+# server's clock.
 _REGISTER = """
 local now = redis.call('TIME')[1]
-redis.call('HSET', KEYS[1], 'pool', ARGV[2], 'gpus', ARGV[3], 'slots', ARGV[4], 'seen', now)
+redis.call('HSET', KEYS[1], 'pool', ARGV[2], 'gpus', ARGV[3], 'slots', ARGV[4], 'seen', now,
+           'addr', ARGV[5])
 redis.call('SADD', KEYS[2], ARGV[1])
 return now
 """
@@ -39,6 +41,7 @@ class HostRecord:
     seen: int  # Redis server time of the last heartbeat; 0 once the worker stopped
     draining: bool
     jobs: dict[str, tuple[str, ...]]  # "<job>|<attempt>" -> GPU ids it holds here
+    addr: str = ""  # where the other hosts of a multi-host job reach it
 
     def state(self, now: int, fresh_seconds: float) -> HostState:
         if now - self.seen > fresh_seconds:
@@ -58,7 +61,7 @@ class HostRecord:
 def register(redis, host: Host) -> int:
     """Announce the host as alive now; returns the server time it was stamped with."""
     return int(redis.eval(_REGISTER, 2, host_key(host.name), HOSTS_SET, host.name, host.pool,
-                          ",".join(host.gpus), host.slots))
+                          ",".join(host.gpus), host.slots, host.addr))
 
 
 def go_offline(redis, name: str) -> None:
@@ -100,7 +103,8 @@ def _record(name: str, fields: dict, jobs: dict) -> HostRecord | None:
     return HostRecord(name=name, pool=fields["pool"], gpus=_ids(fields.get("gpus", "")),
                       slots=int(fields.get("slots") or 0), seen=int(fields.get("seen") or 0),
                       draining=bool(fields.get("draining")),
-                      jobs={member: _ids(gpus) for member, gpus in jobs.items()})
+                      jobs={member: _ids(gpus) for member, gpus in jobs.items()},
+                      addr=fields.get("addr", ""))
 
 
 def _ids(csv: str) -> tuple[str, ...]:

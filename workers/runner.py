@@ -14,12 +14,13 @@ from typing import Any
 from redis import exceptions as redis_errors
 
 from config.protocol import (RESERVED_ENV_PREFIXES, Allocation, EventKind, FailureClass,
-                             Outcome, PreemptRequest, ProtocolError, TaskSpec)
+                             InstanceAssignment, Outcome, PreemptRequest, ProtocolError, TaskSpec)
 from config.settings import Settings
-from workers import allocations, launch
+from workers import allocations, gang as gangs, launch
 from workers import claim as claims
 from workers.events import EventPublisher
 from workers.exits import Stop, classify_exit, signal_name
+from workers.gang import Gang
 from workers.output import OutputShipper
 from workers.process import reap_group, spawn, stop_group
 from workers.scripts import ScriptPathError, resolve_script
@@ -59,9 +60,23 @@ class AttemptRun:
         return Allocation.from_wire(self.wire_allocation)
 
     @cached_property
+    def instance(self) -> InstanceAssignment:
+        """This host's instance of the attempt (each instance of a gang is on its own host)."""
+        return next((i for i in self.allocation.instances if i.host == self.host.name),
+                    InstanceAssignment(0, self.host.name, ()))
+
+    @property
+    def rank(self) -> int:
+        return self.instance.rank
+
+    @property
     def gpus(self) -> tuple[str, ...]:
         """This host's GPUs in the allocation: exactly what the script may see."""
-        return next((i.gpus for i in self.allocation.instances if i.host == self.host.name), ())
+        return self.instance.gpus
+
+    @property
+    def gang_size(self) -> int:
+        return len(self.allocation.instances)
 
     @cached_property
     def spec(self) -> TaskSpec:
@@ -74,24 +89,27 @@ def run_attempt(run: AttemptRun, redis) -> Outcome | Unreported:
     """The attempt's outcome; SKIPPED when another delivery owns it, it was cancelled, or its
     allocation is no longer the one the message carries. Whoever ends the attempt here gives
     its GPUs back; a duplicate delivery leaves them to the delivery that runs it."""
-    taken = claims.claim(redis, run.job_id, run.attempt, run.owner, run.wire_allocation)
+    taken = claims.claim(redis, run.job_id, run.attempt, run.owner, run.wire_allocation,
+                         run.rank)
     if taken != claims.CLAIMED:
         log.info("%s attempt %s skipped: %s", run.job_id, run.attempt, _SKIP_REASON[taken])
         if taken in (claims.CANCELLED, claims.SUPERSEDED):
             _give_back(run, redis)
         return Unreported.SKIPPED
     try:
-        outcome = _run_claimed(run, redis, EventPublisher(redis, run.job_id, run.attempt))
-        claims.mark_done(redis, run.job_id, run.attempt)
+        events = EventPublisher(redis, run.job_id, run.attempt, run.rank)
+        outcome = _run_claimed(run, redis, events)
+        claims.mark_done(redis, run.job_id, run.attempt, run.rank)
         return outcome
     finally:
-        claims.release(redis, run.job_id, run.attempt)
+        claims.release(redis, run.job_id, run.attempt, run.rank)
         _give_back(run, redis)
 
 
 def _give_back(run: AttemptRun, redis) -> None:
+    """This instance's GPUs; the allocation goes with the last instance of a gang to end."""
     try:
-        allocations.release(redis, run.allocation)
+        allocations.release_instance(redis, run.allocation, run.host.name)
     except (ProtocolError, redis_errors.RedisError) as exc:  # the scheduler's sweep will
         log.warning("%s attempt %s: could not give its GPUs back: %s", run.job_id, run.attempt,
                     exc)
@@ -104,13 +122,21 @@ _SKIP_REASON = {claims.DUPLICATE: "already claimed (a second delivery of the sam
 
 def _run_claimed(run: AttemptRun, redis, events: EventPublisher) -> Outcome | Unreported:
     try:
-        proc = _start(run)
+        run.spec  # a spec this worker cannot read fails at once, not after its gang gathered
+    except ProtocolError as exc:
+        return _could_not_start(events, exc)
+    gang = None
+    if run.gang_size > 1:
+        gang = _join_gang(run, redis)
+        if not isinstance(gang, Gang):
+            return _report_unstarted(run, redis, gang, events)
+    try:
+        proc = _start(run, gang)
     except (ProtocolError, ScriptPathError, OSError) as exc:
-        events.finished(Outcome.FAILED, message=f"the script could not start: {exc}",
-                        failure_class=FailureClass.SETUP_ERROR)
-        return Outcome.FAILED
+        return _could_not_start(events, exc)
     events.send(EventKind.STARTED, {"worker": run.host.name, "pid": proc.pid,
-                                    "gpus": ",".join(run.gpus), "pool": run.host.pool})
+                                    "gpus": ",".join(run.gpus), "pool": run.host.pool,
+                                    "rank": run.rank})
     shipper = OutputShipper(events, proc.stdout, proc.stderr).start()
     reason = _supervise(run, redis, proc)
     reap_group(proc)  # also kills anything the script left behind in its group
@@ -126,10 +152,58 @@ def _run_claimed(run: AttemptRun, redis, events: EventPublisher) -> Outcome | Un
     return outcome
 
 
-def _start(run: AttemptRun) -> subprocess.Popen:
+def _could_not_start(events: EventPublisher, exc: Exception) -> Outcome:
+    events.finished(Outcome.FAILED, message=f"the script could not start: {exc}",
+                    failure_class=FailureClass.SETUP_ERROR)
+    return Outcome.FAILED
+
+
+def _join_gang(run: AttemptRun, redis) -> Gang | Stop | None:
+    """Publish where this instance listens and wait for every other instance to do so; the
+    lease is kept alive meanwhile. A Stop when asked to stop first, None after the timeout."""
+    port = gangs.free_port(run.host.addr)
+    gangs.publish(redis, run.job_id, run.attempt, run.rank, f"{run.host.addr}:{port}")
+    deadline = time.monotonic() + run.settings.rendezvous_timeout_seconds
+    next_beat = 0.0
+    while time.monotonic() < deadline:
+        endpoints = gangs.joined(redis, run.job_id, run.attempt, run.gang_size)
+        if endpoints:
+            return Gang(run.rank, endpoints)
+        reason = _reason_to_stop(run, redis, None, next_beat)
+        if reason == Stop.BEAT:
+            next_beat = time.monotonic() + run.settings.heartbeat_seconds
+        elif reason:
+            return reason
+        time.sleep(CANCEL_POLL_SECONDS)
+    return None
+
+
+def _report_unstarted(run: AttemptRun, redis, stop: Stop | None,
+                      events: EventPublisher) -> Outcome | Unreported:
+    """How an instance that never started its script (it waited for its gang) ended."""
+    if stop == Stop.SUPERSEDED:
+        return Unreported.SUPERSEDED
+    if stop == Stop.CANCELLED:
+        events.finished(Outcome.CANCELLED, message="stopped before its gang started",
+                        failure_class=FailureClass.CANCELLED)
+        return Outcome.CANCELLED
+    if stop == Stop.PREEMPTED and run.preempted is not None:
+        events.finished(Outcome.PREEMPTED, message=f"preempted: {run.preempted.reason} "
+                        "(before its gang started)", failure_class=FailureClass.PREEMPTED)
+        return Outcome.PREEMPTED
+    absent = gangs.missing(redis, run.job_id, run.attempt, run.gang_size)
+    events.finished(Outcome.FAILED, failure_class=FailureClass.SETUP_ERROR, message=(
+        f"instance(s) {', '.join(map(str, absent)) or '?'} of {run.gang_size} did not join "
+        f"within TRAINQ_RENDEZVOUS_TIMEOUT_SECONDS={run.settings.rendezvous_timeout_seconds:g}"
+        "; check that their hosts run a worker and reach each other"))
+    return Outcome.FAILED
+
+
+def _start(run: AttemptRun, gang: Gang | None = None) -> subprocess.Popen:
     script = resolve_script(run.settings.script_root, run.spec.script_path)
     dirs = _job_dirs(run)
-    return spawn(launch.command(run.spec, script, run.gpus), _script_env(run, dirs),
+    env = {**_script_env(run, dirs), **launch.gang_env(run.spec, gang)}
+    return spawn(launch.command(run.spec, script, run.gpus, gang), env,
                  cwd=str(dirs["TRAINQ_OUTPUT_DIR"]), cpus=run.host.cpus)
 
 
@@ -180,7 +254,7 @@ def _reason_to_stop(run: AttemptRun, redis, deadline: float | None,
     now = time.monotonic()
     if now >= next_beat:
         try:
-            if not claims.heartbeat(redis, run.job_id, run.attempt, run.owner):
+            if not claims.heartbeat(redis, run.job_id, run.attempt, run.owner, run.rank):
                 return Stop.SUPERSEDED
             allocations.reassert(redis, run.allocation, run.host.name)  # after a Redis flush
         except redis_errors.RedisError as exc:  # keep training through a broker blip
@@ -197,16 +271,22 @@ def _reason_to_stop(run: AttemptRun, redis, deadline: float | None,
 
 
 def _stop_requested(run: AttemptRun, redis) -> Stop | None:
-    """CANCELLED (a stop by request wins) or PREEMPTED, as Redis says; None through a blip."""
+    """CANCELLED (a stop by request wins), PREEMPTED, or SUPERSEDED when the control plane
+    ended the attempt's gang (another instance failed or was lost), as Redis says; None through
+    a blip."""
     try:
-        cancelled, preempt = claims.stop_requests(redis, run.job_id, run.attempt)
+        asked = claims.stop_requests(redis, run.job_id, run.attempt)
     except redis_errors.RedisError:
         return None
-    if cancelled:
+    if asked.cancelled:
         return Stop.CANCELLED
-    if preempt is not None:
-        run.preempted = PreemptRequest.from_wire(preempt)
+    if asked.preempt is not None:
+        run.preempted = PreemptRequest.from_wire(asked.preempt)
         return Stop.PREEMPTED
+    if asked.gang_ended is not None:
+        log.warning("%s attempt %s rank %s: stopping, its gang ended (%s)", run.job_id,
+                    run.attempt, run.rank, asked.gang_ended)
+        return Stop.SUPERSEDED
     return None
 
 

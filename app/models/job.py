@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -57,6 +57,8 @@ class Job(Base):
     #: config.protocol.Launcher: "python", or "torchrun" with nproc_per_node processes.
     launcher: Mapped[str] = mapped_column(String(16), default="python")
     nproc_per_node: Mapped[Optional[int]] = mapped_column(Integer)
+    #: Instances placed at once on as many hosts of the pool, each with `gpu` GPUs (a gang).
+    instance_count: Mapped[int] = mapped_column(Integer, default=1)
 
     transitions: Mapped[list["JobTransition"]] = relationship(
         back_populates="job", order_by="JobTransition.id", cascade="all, delete-orphan",
@@ -74,6 +76,10 @@ class Job(Base):
                         dataset_id=self.dataset_id, max_running_time_ms=self.max_running_time_ms,
                         cpu=self.cpu, memory=self.memory, gpu=self.gpu,
                         launcher=self.launcher or "python", nproc_per_node=self.nproc_per_node)
+
+
+def _datetime(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 class JobTransition(Base):
@@ -111,6 +117,17 @@ class JobAttempt(Base):
     message: Mapped[Optional[str]] = mapped_column(Text)
     #: False for an attempt lost through no fault of the job (preempted): a free retry.
     counts_against_retries: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: A gang's instances by rank ("0", "1", …): worker, gpus, pid, started_at, and how each
+    #: ended (outcome, exit_code, failure_class). NULL for a single-instance job.
+    instances: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+
+    @property
+    def instance_list(self) -> list[dict[str, Any]]:
+        """The instances by rank, each with its rank: what the API shows."""
+        known = self.instances or {}
+        return [{**known[rank], "rank": int(rank),
+                 "started_at": _datetime(known[rank].get("started_at"))}
+                for rank in sorted(known, key=int)]
 
     job: Mapped[Job] = relationship(back_populates="attempts")
 

@@ -34,17 +34,19 @@ class JobMetric(Base):
 
 
 class JobLogLine(Base):
-    """One line a job's script printed; `seq` numbers lines per attempt, so replays are no-ops."""
+    """One line a job's script printed; `seq` numbers lines per attempt and instance (`rank`,
+    0 for a single-instance job), so replays are no-ops."""
 
     __tablename__ = "job_log_lines"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     attempt: Mapped[int] = mapped_column(Integer)
+    rank: Mapped[int] = mapped_column(Integer, default=0)
     seq: Mapped[int] = mapped_column(Integer)
     stream: Mapped[str] = mapped_column(String(8))
     line: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (UniqueConstraint("job_id", "attempt", "seq",
-                                       name="uq_job_log_lines_job_attempt_seq"),)
+    __table_args__ = (UniqueConstraint("job_id", "attempt", "rank", "seq",
+                                       name="uq_job_log_lines_job_attempt_rank_seq"),)

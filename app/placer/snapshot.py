@@ -101,7 +101,7 @@ def _pending(session, now: float, placed: set[str]) -> list[Job]:
     at = datetime.fromtimestamp(now, tz=timezone.utc)
     rows = session.execute(select(
         Job.id, Job.attempt, Job.pool, Job.workspace_id, Job.priority, Job.gpu, Job.created_at,
-        Job.max_running_time_ms).where(
+        Job.max_running_time_ms, Job.instance_count).where(
         Job.status == JobStatus.QUEUED.value,
         or_(Job.not_before.is_(None), Job.not_before <= at)))
     return [row for row in rows if row.id not in placed]
@@ -111,4 +111,5 @@ def _pending_job(row) -> PendingJob:
     limit = row.max_running_time_ms
     return PendingJob(id=row.id, workspace=str(row.workspace_id), priority=row.priority,
                       gpus=row.gpu, submitted_at=row.created_at.timestamp(),
-                      estimate_s=limit / 1000 if limit else None)
+                      estimate_s=limit / 1000 if limit else None,
+                      instances=row.instance_count or 1)

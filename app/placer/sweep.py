@@ -42,17 +42,23 @@ class Sweep:
                                    .where(Job.id.in_(list(ids))))
             return {row.id: (row.attempt, row.status) for row in rows}
 
-    def _facts(self, pairs: list[tuple[str, int]]) -> list[tuple[str | None, str | None, int]]:
+    def _facts(self, pairs: list[tuple[str, int]]) -> list[tuple[str | None, list, int]]:
+        """Per allocation: its wire form, its instances' leases, how many instances claimed it."""
         pipe = self.redis.pipeline(transaction=False)
         for job_id, attempt in pairs:
             pipe.get(allocation_key(job_id, attempt))
-            pipe.get(lease_key(job_id, attempt))
-            pipe.exists(claim_key(job_id, attempt))
-        replies = pipe.execute()
-        return [tuple(replies[i:i + 3]) for i in range(0, len(replies), 3)]
+        wires = pipe.execute()
+        ranks = [_ranks(wire) for wire in wires]
+        for (job_id, attempt), held in zip(pairs, ranks):
+            for rank in held:
+                pipe.get(lease_key(job_id, attempt, rank))
+            pipe.exists(*(claim_key(job_id, attempt, rank) for rank in held))
+        replies = iter(pipe.execute())
+        return [(wire, [next(replies) for _ in held], next(replies))
+                for wire, held in zip(wires, ranks)]
 
     def _settle(self, member: str, job: tuple[int, str] | None, attempt: int, age: float,
-                now: int, wire: str | None, lease: str | None, claimed: int) -> int:
+                now: int, wire: str | None, leases: list, claimed: int) -> int:
         if wire is None:
             allocations.forget(self.redis, member, [h.name for h in read_hosts(self.redis)[1]])
             return 1
@@ -62,7 +68,7 @@ class Sweep:
             log.error("allocation %s cannot be read (%s); leaving it", member, exc)
             return 0
         current = job is not None and job[0] == attempt and not JobStatus(job[1]).is_terminal
-        if not current and not self._live(lease, now):
+        if not current and not any(self._live(lease, now) for lease in leases):
             return self._give_back(allocation, "its attempt is over and no worker holds it")
         if current and not claimed and age > self.lease_seconds:
             if allocations.release_unclaimed(self.redis, allocation):
@@ -81,6 +87,14 @@ class Sweep:
                      why)
             return 1
         return 0
+
+
+def _ranks(wire: str | None) -> range:
+    """The instances an allocation has (rank 0 alone when it cannot be read: _settle says why)."""
+    try:
+        return range(len(Allocation.from_wire(wire).instances)) if wire else range(1)
+    except ProtocolError:
+        return range(1)
 
 
 def _pair(member: str) -> tuple[str, int]:

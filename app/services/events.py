@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -10,11 +11,12 @@ from sqlalchemy.orm import Session
 
 from app.domain.status import JobStatus
 from app.models import Job, JobLogLine, JobMetric
+from app.services import gang as gangs
 from app.services.attempts import current_attempt
 from app.services.transitions import transition
 from app.webhooks.outbox import owe_result
 from app.services.requeue import requeue_as_new_attempt
-from config.protocol import NAMED_METRICS, EventKind, FailureClass, Outcome
+from config.protocol import NAMED_METRICS, EventKind, FailureClass, Outcome, entry_rank
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,8 @@ def apply_event(session: Session, event: dict[str, Any], notify_url: str,
     """Dispatch by kind; events of an attempt that is no longer current change nothing.
 
     `locked` caches the jobs this transaction already holds, so a batch of one job's events
-    locks and loads it once. `redis` fences a requeued attempt (a preempted one)."""
+    locks and loads it once. `redis` fences a requeued attempt (a preempted one) and stops the
+    other instances of a multi-host attempt that ended."""
     job = _locked_job(session, event["job_id"], {} if locked is None else locked)
     if job is None or int(event["attempt"]) != job.attempt:
         return  # deleted job, or a stale attempt (fencing)
@@ -37,7 +40,20 @@ def apply_event(session: Session, event: dict[str, Any], notify_url: str,
     if handler is None:
         log.warning("ignoring event of unknown kind %r", event["kind"])
         return
-    handler(session, job, event["data"], _event_time(event), notify_url, redis)
+    handler(Applied(session, job, event["data"], _event_time(event), notify_url, redis,
+                    entry_rank(event)))
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One event being applied: the job it is about (locked) and where it came from."""
+    session: Session
+    job: Job
+    data: dict[str, Any]
+    at: datetime
+    notify_url: str
+    redis: Any
+    rank: int  # the instance that sent it; 0 for a single-instance job
 
 
 def _locked_job(session: Session, job_id: str, locked: dict[str, Job | None]) -> Job | None:
@@ -47,59 +63,88 @@ def _locked_job(session: Session, job_id: str, locked: dict[str, Job | None]) ->
     return locked[job_id]
 
 
-def _started(session, job: Job, data, at: datetime, notify_url: str, redis) -> None:
-    attempt = current_attempt(session, job)
-    attempt.worker, attempt.gpus, attempt.pid = data.get("worker"), data.get("gpus"), data.get("pid")
-    attempt.started_at = attempt.started_at or at
-    transition(session, job, JobStatus.TRAINING, attempt=job.attempt, notify_url=notify_url, at=at)
+def _started(e: Applied) -> None:
+    attempt = current_attempt(e.session, e.job)
+    facts = e.data
+    if gangs.is_gang(e.job):
+        gangs.record_start(attempt, e.rank, e.data, e.at)
+        if not gangs.all_started(attempt, e.job):
+            return  # `training` (and its webhook) once every instance runs
+        facts = gangs.summary(attempt)
+    attempt.worker, attempt.gpus = facts.get("worker"), facts.get("gpus")
+    attempt.pid = facts.get("pid")
+    attempt.started_at = attempt.started_at or e.at
+    transition(e.session, e.job, JobStatus.TRAINING, attempt=e.job.attempt,
+               notify_url=e.notify_url, at=e.at)
 
 
-def _epoch(session, job: Job, data, at: datetime, notify_url: str, redis) -> None:
-    epoch = int(data["epoch"])
-    exists = session.scalar(select(JobMetric.id).where(
+def _epoch(e: Applied) -> None:
+    if e.rank != 0:
+        return  # rank 0 reports a gang's epochs; the others train the same model
+    job, epoch = e.job, int(e.data["epoch"])
+    exists = e.session.scalar(select(JobMetric.id).where(
         JobMetric.job_id == job.id, JobMetric.attempt == job.attempt, JobMetric.epoch == epoch))
     if exists is not None:
         return  # replayed event
-    metric = JobMetric(job_id=job.id, attempt=job.attempt, epoch=epoch, reported_at=at,
-                       total_epochs=data.get("total_epochs"), extra=data.get("extra") or {},
-                       **{name: data.get(name) for name in NAMED_METRICS})
-    session.add(metric)
-    owe_result(session, job, metric, notify_url)
+    metric = JobMetric(job_id=job.id, attempt=job.attempt, epoch=epoch, reported_at=e.at,
+                       total_epochs=e.data.get("total_epochs"), extra=e.data.get("extra") or {},
+                       **{name: e.data.get(name) for name in NAMED_METRICS})
+    e.session.add(metric)
+    owe_result(e.session, job, metric, e.notify_url)
 
 
-def _log(session, job: Job, data, at: datetime, notify_url: str, redis) -> None:
-    lines = data["lines"]
+def _log(e: Applied) -> None:
+    job, lines = e.job, e.data["lines"]
     seqs = [line["seq"] for line in lines]
-    seen = set(session.scalars(select(JobLogLine.seq).where(
+    seen = set(e.session.scalars(select(JobLogLine.seq).where(
         JobLogLine.job_id == job.id, JobLogLine.attempt == job.attempt,
-        JobLogLine.seq.between(min(seqs), max(seqs)))))
-    session.add_all(JobLogLine(job_id=job.id, attempt=job.attempt, seq=line["seq"],
-                               stream=line["stream"], line=line["line"], at=at)
-                    for line in lines if line["seq"] not in seen)
+        JobLogLine.rank == e.rank, JobLogLine.seq.between(min(seqs), max(seqs)))))
+    e.session.add_all(JobLogLine(job_id=job.id, attempt=job.attempt, rank=e.rank,
+                                 seq=line["seq"], stream=line["stream"], line=line["line"],
+                                 at=e.at)
+                      for line in lines if line["seq"] not in seen)
 
 
-def _finished(session, job: Job, data, at: datetime, notify_url: str, redis) -> None:
-    attempt = current_attempt(session, job)
+def _finished(e: Applied) -> None:
+    attempt = current_attempt(e.session, e.job)
+    message = e.data.get("message")
+    if gangs.is_gang(e.job):
+        gangs.record(attempt, e.rank, outcome=e.data["outcome"],
+                     exit_code=e.data.get("exit_code"), failure_class=e.data.get("failure_class"))
+        if JobStatus(e.job.status).is_terminal or (
+                e.data["outcome"] == Outcome.COMPLETED and not gangs.all_completed(attempt, e.job)):
+            return  # the attempt already ended, or other instances still train
+        if e.data["outcome"] != Outcome.COMPLETED:
+            # The first instance to end otherwise ends them all; none of them reports again.
+            message = f"instance {e.rank} of {e.job.instance_count}: {message or e.data['outcome']}"
+            gangs.end(e.redis, e.job.id, e.job.attempt, message)
+    _close(attempt, e.data, e.at, message)
+    _conclude(e, message)
+
+
+def _close(attempt, data: dict[str, Any], at: datetime, message: str | None) -> None:
     attempt.finished_at = at
     attempt.exit_code, attempt.exit_signal = data.get("exit_code"), data.get("exit_signal")
-    attempt.failure_class, attempt.message = data.get("failure_class"), data.get("message")
-    if data["outcome"] == Outcome.PREEMPTED:
+    attempt.failure_class, attempt.message = data.get("failure_class"), message
+
+
+def _conclude(e: Applied, message: str | None) -> None:
+    """The job's next status after its attempt ended with the event's outcome."""
+    if e.data["outcome"] == Outcome.PREEMPTED:
         # The job did nothing wrong: back to the queue at once, its retry budget untouched; it
         # resumes from TRAINQ_CHECKPOINT_DIR when placed again.
-        requeue_as_new_attempt(session, redis, job, failure_class=FailureClass.PREEMPTED,
-                               message=data.get("message") or "preempted",
-                               notify_url=notify_url, counts_against_retries=False,
-                               delay_seconds=0)
+        requeue_as_new_attempt(e.session, e.redis, e.job, failure_class=FailureClass.PREEMPTED,
+                               message=message or "preempted", notify_url=e.notify_url,
+                               counts_against_retries=False, delay_seconds=0)
         return
-    status = OUTCOME_STATUS[data["outcome"]]
-    transition(session, job, status, attempt=job.attempt, notify_url=notify_url,
-               message=data.get("message"), at=at)
+    transition(e.session, e.job, OUTCOME_STATUS[e.data["outcome"]], attempt=e.job.attempt,
+               notify_url=e.notify_url, message=message, at=e.at)
 
 
 def _event_time(event: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(float(event["ts"]), tz=timezone.utc)
 
 
-HANDLERS: dict[str, Callable[..., None]] = {
+HANDLERS: dict[str, Callable[[Applied], None]] = {
     EventKind.STARTED: _started, EventKind.EPOCH: _epoch, EventKind.LOG: _log,
     EventKind.FINISHED: _finished}

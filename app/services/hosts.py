@@ -39,7 +39,7 @@ def drain(runtime, name: str, draining: bool = True) -> dict[str, Any]:
 
 def describe(record: HostRecord, now: int, fresh_seconds: float) -> dict[str, Any]:
     free_gpus = list(record.free_gpus)
-    return {"name": record.name, "pool": record.pool,
+    return {"name": record.name, "pool": record.pool, "addr": record.addr or None,
             "state": record.state(now, fresh_seconds).value, "draining": record.draining,
             "gpus": list(record.gpus), "free_gpus": free_gpus, "gpus_total": len(record.gpus),
             "gpus_free": len(free_gpus), "slots": record.slots, "free_slots": record.free_slots,

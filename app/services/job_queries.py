@@ -56,10 +56,12 @@ def job_metrics(session, job_id: str) -> list[JobMetric]:
                                 .order_by(JobMetric.attempt, JobMetric.epoch)))
 
 
-def job_log_lines(session, job_id: str, lines: int) -> list[JobLogLine]:
-    """The last `lines` lines of output, oldest first, across attempts."""
-    get_job(session, job_id)
+def job_log_lines(session, job_id: str, lines: int) -> tuple[Job, list[JobLogLine]]:
+    """The job and the last `lines` lines of its output, oldest first, across attempts; the
+    lines of a multi-host job's instances interleave in the order they were printed."""
+    job = get_job(session, job_id)
     newest = session.scalars(select(JobLogLine).where(JobLogLine.job_id == job_id)
-                             .order_by(JobLogLine.attempt.desc(), JobLogLine.seq.desc())
+                             .order_by(JobLogLine.attempt.desc(), JobLogLine.at.desc(),
+                                       JobLogLine.rank.desc(), JobLogLine.seq.desc())
                              .limit(lines)).all()
-    return list(reversed(newest))
+    return job, list(reversed(newest))

@@ -18,6 +18,7 @@ from app.services.quotas import check_quotas
 from app.services.transitions import record_creation, transition
 from app.webhooks.address import AddressRefused, check_url
 from config.keys import cancel_key
+from config.protocol import Launcher
 from config.pools import pool_for
 from config.queues import DEFAULT_PRIORITY, queue_name
 from workers.allocations import wake_scheduler
@@ -83,7 +84,7 @@ def _place_in_workspace(session, job: Job, user_id: int | None, data: dict[str, 
     """The caller must manage the job's workspace, and the job must fit the workspace's limits
     (checked in the transaction that records it, so a burst cannot overshoot them)."""
     workspace = access.submit_workspace(session, user_id, data.get("workspace_id"))
-    check_quotas(session, workspace, job.gpu)
+    check_quotas(session, workspace, job.gpu * job.instance_count)  # all its instances
     job.workspace_id = workspace.id
 
 
@@ -171,13 +172,20 @@ def _copied_fields(data: dict[str, Any], settings) -> dict[str, Any]:
     fields["envs"] = dict(data.get("envs") or {})
     fields["auto_fault_tolerance"] = data.get("auto_fault_tolerance", True)
     fields["preemptible"] = data.get("preemptible", True)
-    fields["launcher"] = data.get("launcher") or "python"
+    fields["instance_count"] = data.get("instance_count", 1)
+    fields["launcher"] = data.get("launcher") or _default_launcher(data)
     fields["nproc_per_node"] = data.get("nproc_per_node")
     fields["fault_tolerance_max_retry"] = data.get("fault_tolerance_max_retry",
                                                    settings.max_retries)
     fields["fault_tolerance_retry_interval_sec"] = data.get(
         "fault_tolerance_retry_interval_sec", settings.retry_interval_seconds)
     return fields
+
+
+def _default_launcher(data: dict[str, Any]) -> str:
+    """The instances of a multi-host PyTorch job find each other through torchrun."""
+    gang = data.get("instance_count", 1) > 1
+    return Launcher.TORCHRUN if gang and data.get("framework") == "pytorch" else Launcher.PYTHON
 
 
 def _require_redis(runtime) -> None:

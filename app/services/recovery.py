@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from app.domain.status import JobStatus
 from app.models import Job, JobAttempt
 from app.services.attempts import close_attempt
+from app.services.gang import end as end_gang
 from app.services.requeue import requeue_as_new_attempt
 from app.services.transitions import transition
 from config.protocol import FailureClass
@@ -24,18 +25,21 @@ def retries_left(session: Session, job: Job) -> int:
 
 
 def handle_lost_worker(session: Session, redis, job_id: str, attempt: int, silent_for: float,
-                       notify_url: str) -> str | None:
-    """Retry or fail a job whose attempt lost its worker; None when the job moved on meanwhile."""
+                       notify_url: str, rank: int = 0) -> str | None:
+    """Retry or fail a job whose attempt lost its worker (the worker of instance `rank`, for a
+    multi-host attempt); None when the job moved on meanwhile."""
     job = session.scalars(select(Job).where(Job.id == job_id).with_for_update()).one_or_none()
     if job is None or job.attempt != attempt or JobStatus(job.status).is_terminal:
         return None
-    lost = (f"the worker running attempt {attempt} was lost "
+    instance = f" (instance {rank} of {job.instance_count})" if job.instance_count > 1 else ""
+    lost = (f"the worker running attempt {attempt}{instance} was lost "
             f"(no heartbeat for {silent_for:.0f}s)")
     if retries_left(session, job) > 0:
         requeue_as_new_attempt(session, redis, job, failure_class=FailureClass.WORKER_LOST,
                                message=lost, notify_url=notify_url)
         return "retried"
     close_attempt(session, job, FailureClass.WORKER_LOST, lost)
+    end_gang(redis, job_id, attempt, lost)  # a multi-host attempt's other instances
     reason = ("automatic retry is off (auto_fault_tolerance=false)" if not job.auto_fault_tolerance
               else f"no retries left (fault_tolerance_max_retry={job.fault_tolerance_max_retry})")
     transition(session, job, JobStatus.FAILED, attempt=attempt, notify_url=notify_url,

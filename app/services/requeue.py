@@ -9,6 +9,7 @@ from app.domain.status import JobStatus
 from app.models import Job
 from app.models.base import utcnow
 from app.services.attempts import close_attempt
+from app.services.gang import end as end_gang
 from app.services.transitions import transition
 from config.keys import attempt_key
 from config.protocol import FailureClass
@@ -39,8 +40,10 @@ def requeue_as_new_attempt(session: Session, redis, job: Job, *, failure_class: 
     if job.status == JobStatus.TRAINING.value:  # a claimed attempt may not have started yet
         transition(session, job, JobStatus.QUEUED, attempt=job.attempt, notify_url=notify_url,
                    message=f"{message}; {_next(job, new_attempt, counts_against_retries)}")
-    # Fence first: a worker of the old attempt that is still alive stops at its next heartbeat.
+    # Fence first: a worker of the old attempt that is still alive stops at its next heartbeat,
+    # and every instance of a multi-host one at once.
     redis.set(attempt_key(job.id), new_attempt)
+    end_gang(redis, job.id, job.attempt, message)
     job.attempt = new_attempt
     job.published_at = None
     delay = job.fault_tolerance_retry_interval_sec if delay_seconds is None else delay_seconds

@@ -75,7 +75,7 @@ def _live_load(session, workspace: Workspace) -> tuple[int, int]:
     queued, training = JobStatus.QUEUED.value, JobStatus.TRAINING.value
     row = session.execute(
         select(func.count().filter(Job.status == queued),
-               func.sum(Job.gpu).filter(Job.status == training))
+               func.sum(Job.gpu * Job.instance_count).filter(Job.status == training))
         .where(Job.workspace_id == workspace.id, Job.status.in_((queued, training)))).one()
     return row[0] or 0, row[1] or 0
 

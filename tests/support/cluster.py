@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.stack import (Service, free_port, start_api, start_scheduler, start_worker,
@@ -69,3 +70,29 @@ class Cluster:
     def stop_all(self) -> None:
         for service in reversed(list(self.services.values())):
             service.stop()
+
+
+@contextmanager
+def private_cluster(tmp_path_factory, script_root: Path, prefix: str,
+                    hosts: dict[str, tuple[str, str, tuple[str, ...]]], **settings: str):
+    """A Cluster with its own redis-server and database: API, consumer, scheduler, then one
+    worker per host (name -> pool, GPU ids, extra `trainq worker` arguments). `.redis` is a
+    client of its Redis."""
+    from tests.support.databases import fresh_database
+    from tests.support.redis_server import RedisServer
+
+    redis = RedisServer(tmp_path_factory.mktemp(f"{prefix}-redis")).start()
+    with fresh_database(tmp_path_factory.mktemp(f"{prefix}-db")) as url:
+        env = cluster_env(redis.url, url, tmp_path_factory.mktemp(f"{prefix}-var"), script_root,
+                          **settings)
+        stack = Cluster(env, tmp_path_factory.mktemp(f"{prefix}-logs"))
+        try:
+            for name in ("api", "consumer", "scheduler"):
+                stack.start(name)
+            for host, (pool, gpus, extra) in hosts.items():
+                stack.add_host(host, pool, gpus, *extra)
+            stack.redis = redis.client()
+            yield stack
+        finally:
+            stack.stop_all()
+            redis.kill()

@@ -98,10 +98,13 @@ def delete_job(job_id):
 def get_logs(args, job_id):
     """The last `lines` lines the job printed (stdout and stderr), oldest first."""
     with _runtime().db.read() as session:
-        rows = job_queries.job_log_lines(session, job_id, args["lines"])
-    entries = [{"attempt": r.attempt, "seq": r.seq, "stream": r.stream, "line": r.line,
-                "at": r.at} for r in rows]
-    return ok({"logs": [r.line for r in rows], "entries": entries})
+        job, rows = job_queries.job_log_lines(session, job_id, args["lines"])
+        gang = job.instance_count > 1
+    entries = [{"attempt": r.attempt, "rank": r.rank, "seq": r.seq, "stream": r.stream,
+                "line": r.line, "at": r.at} for r in rows]
+    # A multi-host job's lines say which instance printed them, as torchrun's --tee does.
+    return ok({"logs": [f"[rank {r.rank}] {r.line}" if gang else r.line for r in rows],
+               "entries": entries})
 
 
 @blp.route("/<job_id>/metrics", methods=["GET"])

@@ -15,6 +15,8 @@ from config.queues import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 RESERVED_ENV = ("TRAINQ_", "CUDA_VISIBLE_DEVICES")
 MAX_ID = 2**53 - 1  # largest integer a JavaScript front-end reads exactly
+#: Most hosts one job spans (seed 004 allows more; 64 hosts is beyond any pool trainq serves).
+MAX_INSTANCES = 64
 
 
 def _not_blank(value: str) -> None:
@@ -61,6 +63,11 @@ class JobCreateSchema(StrictSchema):
     nproc_per_node = StrictInt(allow_none=True, validate=validate.Range(
         1, 64, error="must be 1 to 64 processes"), metadata={
         "description": "torchrun's processes per instance (default: its GPUs, or 1 without)"})
+    instance_count = StrictInt(validate=validate.Range(
+        1, MAX_INSTANCES, error=f"must be 1 to {MAX_INSTANCES} instances"), metadata={
+        "description": "instances started at once on as many hosts of the pool, each with `gpu` "
+                       "GPUs, or none (default 1). PyTorch runs each under torchrun (static "
+                       "rendezvous at rank 0's host), TensorFlow gets TF_CONFIG"})
     preemptible = StrictBool(metadata={
         "description": "a job of strictly higher priority that has waited "
                        "TRAINQ_PREEMPT_AFTER_SECONDS may stop it (SIGTERM, a grace period to "
@@ -93,6 +100,10 @@ class JobCreateSchema(StrictSchema):
         if torchrun and data.get("framework") == "tensorflow":
             raise ValidationError("torchrun launches PyTorch; a TensorFlow job runs with "
                                   "\"launcher\": \"python\"", "launcher")
+        gang = data.get("instance_count", 1) > 1
+        if gang and data.get("framework") == "pytorch" and data.get("launcher") == "python":
+            raise ValidationError("the instances of a multi-host PyTorch job run under torchrun; "
+                                  "leave launcher out or set it to \"torchrun\"", "launcher")
 
 
 class JobListArgsSchema(StrictSchema):
@@ -158,6 +169,23 @@ class AttemptSchema(StrictSchema):
     counts_against_retries = fields.Boolean(metadata={
         "description": "false for an attempt the job lost through no fault of its own "
                        "(preempted): it does not use up fault_tolerance_max_retry"})
+    instances = fields.List(fields.Nested(lambda: InstanceSchema()), attribute="instance_list",
+                            metadata={
+        "description": "a multi-host job's instances by rank (a single-instance job: empty)"})
+
+
+class InstanceSchema(StrictSchema):
+    rank = fields.Integer()
+    worker = fields.String(allow_none=True)
+    gpus = fields.String(allow_none=True)
+    pid = fields.Integer(allow_none=True, metadata={
+        "description": "the process the worker started on its host (torchrun's agent)"})
+    started_at = fields.DateTime(allow_none=True)
+    outcome = fields.String(allow_none=True, metadata={
+        "description": "how this instance ended: completed, failed, cancelled or preempted; null "
+                       "while it runs, or when the attempt ended before it reported"})
+    exit_code = fields.Integer(allow_none=True)
+    failure_class = fields.String(allow_none=True)
 
 
 class MetricSchema(StrictSchema):
@@ -194,6 +222,7 @@ class JobDetailSchema(JobSummarySchema):
     preemptible = fields.Boolean()
     launcher = fields.String()
     nproc_per_node = fields.Integer(allow_none=True)
+    instance_count = fields.Integer()
     failure_message = fields.String(allow_none=True)
     timeline = fields.Nested(TimelineSchema)
     transitions = fields.List(fields.Nested(TransitionSchema))
@@ -208,6 +237,8 @@ class JobPageSchema(StrictSchema):
 
 class LogEntrySchema(StrictSchema):
     attempt = fields.Integer()
+    rank = fields.Integer(metadata={
+        "description": "the instance that printed it (0 for a single-instance job)"})
     seq = fields.Integer()
     stream = fields.String(metadata={"description": "stdout or stderr"})
     line = fields.String()

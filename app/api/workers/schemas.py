@@ -8,6 +8,9 @@ from workers.hosts import HostState
 class HostSchema(StrictSchema):
     name = fields.String()
     pool = fields.String()
+    addr = fields.String(allow_none=True, metadata={
+        "description": "where the other hosts of a multi-host job reach it (`trainq worker "
+                       "--addr`); null until its first heartbeat says"})
     state = fields.String(metadata={
         "enum": [state.value for state in HostState],
         "description": "online: takes new work; draining: its running jobs finish, nothing new "

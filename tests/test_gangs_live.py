@@ -1,0 +1,124 @@
+"""Multi-host jobs on a live cluster of two CPU hosts: a 2-instance torchrun job (gloo, loopback)
+trains as one job; one instance failing ends the other and fails the job with no process left
+on either host; a lost host ends the gang and the job retries as a whole."""
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from config.keys import ALLOCATIONS_SET, gang_end_key
+from tests.conftest import ADMIN_PASSWORD
+from tests.faults.conftest import wait_until
+from tests.support.client import ApiClient
+from tests.support.cluster import private_cluster
+from tests.support.processes import alive
+
+pytestmark = pytest.mark.gang
+
+HOSTS, LEASE_SECONDS = ("ga", "gb"), 3
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, script_root):
+    hosts = {name: ("cpu", "", ("--addr", "127.0.0.1")) for name in HOSTS}
+    with private_cluster(tmp_path_factory, script_root, "gang", hosts, TRAINQ_POOLS="cpu=0",
+                         TRAINQ_HEARTBEAT_SECONDS="0.5", TRAINQ_LEASE_SECONDS=str(LEASE_SECONDS),
+                         TRAINQ_REAPER_INTERVAL_SECONDS="0.5", TRAINQ_STOP_GRACE_SECONDS="2",
+                         TRAINQ_RETRY_INTERVAL_SECONDS="0") as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def client(cluster) -> ApiClient:
+    return ApiClient.login(cluster.base_url, "admin", ADMIN_PASSWORD)
+
+
+def _gang(client: ApiClient, epochs: int, pause: float, **extra) -> str:
+    return client.submit_ok(script_path="ddp_check.py", args=[str(epochs), str(pause)],
+                            instance_count=2, gpu=0, **extra)
+
+
+def _instance_pids(client: ApiClient, job_id: str, attempt: int = 1) -> dict[int, int]:
+    """rank -> pid of the torchrun agent on its host, once both have started."""
+    def started():
+        rows = client.job(job_id)["attempts"]
+        return len(rows) >= attempt and len(rows[attempt - 1]["instances"]) == 2 and all(
+            i["started_at"] for i in rows[attempt - 1]["instances"])
+    wait_until(started, timeout=90)
+    return {i["rank"]: i["pid"] for i in client.job(job_id)["attempts"][attempt - 1]["instances"]}
+
+
+def _rank_pids(cluster, job_id: str, forget: bool = False) -> dict[str, int]:
+    """The training processes (global ranks 0 and 1); `forget`: remove their pid files, so
+    the next call waits for the next attempt's."""
+    out = Path(cluster.env["TRAINQ_VAR_DIR"]) / "jobs" / job_id / "output"
+    names = ("pid-rank0", "pid-rank1")
+    wait_until(lambda: all((out / n).exists() and (out / n).read_text() for n in names),
+               timeout=60)
+    pids = {n: int((out / n).read_text()) for n in names}
+    for name in names if forget else ():
+        (out / name).unlink()
+    return pids
+
+
+def _none_alive(pids) -> None:
+    wait_until(lambda: not any(alive(pid) for pid in pids), timeout=30)
+
+
+def test_two_instances_on_two_hosts_train_as_one_job(cluster, client):
+    job_id = _gang(client, 3, 0.3)
+    job = client.wait_terminal(job_id, timeout=180)
+    assert job["status"] == "completed", job["failure_message"]
+    assert (job["instance_count"], job["launcher"]) == (2, "torchrun")
+    assert [t["to_status"] for t in job["transitions"]] == ["queued", "training", "completed"]
+    instances = job["attempts"][0]["instances"]
+    assert [(i["rank"], i["worker"], i["outcome"]) for i in instances] == \
+        [(0, "ga", "completed"), (1, "gb", "completed")]
+    metrics = client.request("GET", f"/api/v1/training/jobs/{job_id}/metrics").json()["data"][
+        "metrics"]
+    assert [m["epoch"] for m in metrics] == [1, 2, 3]        # rank 0's reports only
+    assert all(m["extra"]["rank_sum"] == 1.0 for m in metrics)   # both hosts took part
+    logs = client.request("GET", f"/api/v1/training/jobs/{job_id}/logs",
+                          params={"lines": 500}).json()["data"]
+    assert any(line.startswith("[rank 0] rank 0 of 2 on ga") for line in logs["logs"])
+    assert any(line.startswith("[rank 1] rank 1 of 2 on gb") for line in logs["logs"])
+    assert {e["rank"] for e in logs["entries"]} == {0, 1}
+    wait_until(lambda: not cluster.redis.zcard(ALLOCATIONS_SET), timeout=10)
+
+
+def test_one_failed_instance_fails_the_job_and_leaves_no_process(cluster, client):
+    job_id = _gang(client, 500, 0.2, fault_tolerance_max_retry=2)
+    agents = _instance_pids(client, job_id)
+    ranks = _rank_pids(cluster, job_id)
+    client.wait_status(job_id, "training", timeout=30)
+    os.kill(ranks["pid-rank1"], signal.SIGKILL)   # the training process on host gb
+    job = client.wait_terminal(job_id, timeout=90)
+    assert job["status"] == "failed" and job["attempt"] == 1   # a script failure: no retry
+    assert "instance 1 of 2" in job["failure_message"]
+    assert cluster.redis.get(gang_end_key(job_id, 1))
+    _none_alive([*agents.values(), *ranks.values()])
+    wait_until(lambda: not cluster.redis.zcard(ALLOCATIONS_SET), timeout=10)
+
+
+def test_a_lost_host_ends_the_gang_and_the_job_retries_as_a_whole(cluster, client):
+    job_id = _gang(client, 500, 0.2)
+    agents = _instance_pids(client, job_id)
+    ranks = _rank_pids(cluster, job_id, forget=True)
+    cluster.kill("gb")   # the whole worker of host gb, as a crashed host
+    wait_until(lambda: client.job(job_id)["attempt"] == 2, timeout=LEASE_SECONDS + 15)
+    _none_alive([*agents.values(), *ranks.values()])   # ga's instance too
+    lost = client.job(job_id)["attempts"][0]
+    assert lost["failure_class"] == "worker_lost" and "(instance 1 of 2)" in lost["message"]
+    cluster.start("gb")
+    agents = _instance_pids(client, job_id, attempt=2)   # the whole gang again
+    ranks = _rank_pids(cluster, job_id)
+    assert client.wait_status(job_id, "training", timeout=30)["attempt"] == 2
+    client.request("POST", f"/api/v1/training/jobs/{job_id}/stop")
+    job = client.wait_terminal(job_id, timeout=90)
+    assert job["status"] == "cancelled" and job["attempt"] == 2
+    assert [t["to_status"] for t in job["transitions"]] == \
+        ["queued", "training", "queued", "training", "cancelled"]
+    _none_alive([*agents.values(), *ranks.values()])
