@@ -1,11 +1,13 @@
 """Starting jobs now: best-fit host choice, and EASY backfill's protection of the first blocked job
 (the head). Only the head is protected, as in Slurm's EASY: a later job may start now if it
-cannot delay the head, so big jobs wait for the work ahead of them, not the work behind."""
+cannot delay the head, so big jobs wait for the work ahead of them, not the work behind.
+A plan may protect a few more blocked jobs the same way (`Guards`, each reserved after the
+ones before it): Slurm's backfill reserves for every job it tests, EASY for the first only."""
 from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from app.scheduler.eta import head_host
 from app.scheduler.fit import fit
@@ -21,6 +23,7 @@ class Guard:
     needed: int
     shadow: float    # INF: unknown
     spare: int       # slots there that later jobs may still hold at the shadow
+    end: float = INF   # when the head would end if it started at the shadow (INF: unknown)
 
     @property
     def host(self) -> str:
@@ -41,18 +44,67 @@ class Guard:
             self.spare -= 1
 
 
-def reserve(states: list[HostState], job: PendingJob) -> Guard | None:
-    """The head's reservation on the host where it can start earliest."""
-    found = head_host(states, job)
+def reserve(states: list[HostState], job: PendingJob,
+            earlier: Sequence[Guard] = ()) -> Guard | None:
+    """The head's reservation on the host where it can start earliest, after the `earlier`
+    reservations (booked on copies of their hosts' timelines: the real ones stay as they are
+    for the forward plan, which books every queued job itself)."""
+    found = head_host(_booked(states, earlier), job)
     if found is None:
         return None
-    state, option = found
+    copy, option = found
+    state = next(s for s in states if s.name == copy.name)
     # Slots free by the shadow, minus the head's own: those later jobs may keep past it.
-    by_shadow = sum(1 for at, _ in state.slots if at <= option.start and at < INF)
-    return Guard(job.id, state, option.mask, option.start, max(0, by_shadow - 1))
+    by_shadow = sum(1 for at, _ in copy.slots if at <= option.start and at < INF)
+    end = INF if job.estimate_s is None else option.start + job.estimate_s
+    return Guard(job.id, state, option.mask, option.start, max(0, by_shadow - 1), end)
 
 
-def best_now(states: Sequence[HostState], job: PendingJob, guard: Guard | None,
+def _booked(states: list[HostState], guards: Sequence[Guard]) -> list[HostState]:
+    """The states, with each guard's head booked from its shadow on a copy of its host."""
+    copies: dict[str, HostState] = {}
+    for guard in guards:
+        state = guard.state
+        copy = copies.setdefault(state.name, replace(
+            state, avail=list(state.avail), why=list(state.why), slots=list(state.slots),
+            options={}))
+        why = "" if guard.end < INF else f"job {guard.job_id} ahead has no estimate"
+        copy.book(guard.needed, guard.shadow, guard.end, why)
+    return [copies.get(s.name, s) for s in states]
+
+
+@dataclass
+class Guards:
+    """The reservations of one plan, first blocked job first. A job may start now only where
+    it delays none of them."""
+    limit: int                                   # how many blocked jobs get one
+    held: list[Guard] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.held)
+
+    def usable(self, state: HostState, job: PendingJob, now: float) -> tuple[int, bool]:
+        free, slot = state.free, state.free_slots > 0
+        for guard in self.held:
+            mine, spare = guard.usable(state, job, now)
+            free, slot = free & mine, slot and spare
+        return free, slot
+
+    def took(self, state: HostState, job: PendingJob, now: float) -> None:
+        for guard in self.held:
+            guard.took(state, job, now)
+
+    def add(self, states: list[HostState], job: PendingJob) -> Guard | None:
+        """Reserve for a blocked single-host job while fewer than `limit` are protected."""
+        if len(self.held) >= self.limit or job.instances != 1:
+            return None   # a gang gets no reservation yet
+        guard = reserve(states, job, self.held)
+        if guard is not None:
+            self.held.append(guard)
+        return guard
+
+
+def best_now(states: Sequence[HostState], job: PendingJob, guard: Guard | Guards | None,
              now: float) -> list[tuple[HostState, int]] | None:
     """The hosts (and GPUs there) a job would start on now, or None if it does not fit now.
     Best fit: fewest free GPUs left, then the fit() block key, then fewest free slots, then name;
