@@ -340,3 +340,32 @@ def test_no_policy_over_commits(simulated, seed):
     for result in simulated[seed].values():
         assert result.max_busy <= HOSTS * GPUS   # the simulator also asserts it at every start
         assert sum(n for n, _, _ in result.waits.values()) + result.dropped == JOBS
+
+
+# --- multi-host jobs --------------------------------------------------------------------------
+
+def gang_pool():
+    """Hosts a and b half busy (ending at 100 and 200), c full until 1000."""
+    hosts = [host("a", free=range(4, 8)), host("b", free=range(4, 8)), host("c", free=())]
+    busy = [running("ra", range(4), 100, "a"), running("rb", range(4), 200, "b"),
+            running("rc", range(8), 1000, "c")]
+    return hosts, busy
+
+
+def test_a_blocked_multi_host_job_is_reserved_on_every_host_it_needs():
+    hosts, busy = gang_pool()
+    pending = [job("gang", 8, priority=9, instances=2, est=50), job("unknown", 4, priority=1),
+               job("short", 4, priority=1, at=1, est=150)]
+    result = plan(0, hosts, busy, pending)
+    got = placed(result)
+    assert result.reservation[0] == "gang" and result.reservation[2] == 200   # both free by then
+    assert "unknown" not in got   # on a or b it could hold GPUs past the gang's start
+    assert got["short"][0][0] in ("a", "b")   # it ends at 150, before the shadow
+    assert entry(result, "gang").eta_seconds == 200
+
+
+def test_without_the_reservation_the_small_jobs_would_keep_the_gang_waiting():
+    """What the reservation prevents: the unknown-length job takes half of host a."""
+    hosts, busy = gang_pool()
+    alone = plan(0, hosts, busy, [job("unknown", 4, priority=1)])
+    assert placed(alone)["unknown"][0][0] in ("a", "b")

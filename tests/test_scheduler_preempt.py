@@ -106,3 +106,54 @@ def test_borrowed_work_of_its_own_workspace_is_not_taken_back():
     job = PendingJob("a-job", "A", 2, 8, submitted_at=0.0)
     running = [_borrowed("a1", range(8), since=5)]
     assert choose(job, [_host()], running, within_quota=True) is None
+
+
+def _gang(gpus=4, instances=2, priority=8) -> PendingJob:
+    return PendingJob("urgent", "ws", priority, gpus, submitted_at=0.0, instances=instances)
+
+
+def test_a_multi_host_job_preempts_on_as_many_hosts_as_it_has_instances():
+    hosts = [_host("h1", free=("4", "5", "6", "7"), jobs=1), _host("h2", jobs=2),
+             _host("h3", free=("4", "5", "6", "7"), jobs=1)]
+    running = [_run("a", range(4), host="h1", since=500), _run("b", range(4), host="h2", since=5),
+               _run("c", range(4, 8), host="h2", since=5), _run("d", range(4), host="h3",
+                                                                since=50)]
+    chosen = choose(_gang(8), hosts, running)
+    assert chosen.victims == ("b", "c", "d")   # the cheapest two hosts: h2 and h3
+    assert [host for host, _ in chosen.placed] == ["h2", "h3"]
+    assert all(gpus == GPUS for _, gpus in chosen.placed)
+
+
+def test_a_host_where_an_instance_fits_already_joins_without_victims():
+    hosts = [_host("h1", free=GPUS, jobs=0), _host("h2", jobs=1)]
+    chosen = choose(_gang(8), hosts, [_run("b", range(8), host="h2", since=30)])
+    assert chosen.victims == ("b",) and [h for h, _ in chosen.placed] == ["h1", "h2"]
+    assert chosen.lost_gpu_seconds == 8 * 30
+
+
+def test_a_multi_host_victim_costs_all_its_gpus_wherever_it_is_chosen():
+    gang = Candidate("g", "h1", ("0", "1", "2", "3"), 2, True, 100.0, elsewhere=4)
+    single = Candidate("s", "h2", ("0", "1", "2", "3"), 2, True, 150.0)
+    hosts = [_host("h1", free=("4", "5", "6", "7"), jobs=1),
+             _host("h2", free=("4", "5", "6", "7"), jobs=1)]
+    chosen = choose(_job(8), hosts, [gang, single])
+    assert chosen.victims == ("s",) and chosen.lost_gpu_seconds == 4 * 150   # < 8 * 100
+
+
+def test_a_multi_host_hold_keeps_every_host_and_places_all_instances_at_once():
+    from types import SimpleNamespace
+
+    from app.placer.preemption import Hold, Preemptor
+    from app.placer.snapshot import PoolView
+
+    preemptor = Preemptor(SimpleNamespace(settings=SimpleNamespace()), redis=None)
+    hold = Hold("urgent", "h2", GPUS[:4], 99.0, also=(("h1", GPUS[:4]),))
+    view = PoolView([_host("h1", free=GPUS, jobs=0), _host("h2", free=GPUS[2:], jobs=1)], [],
+                    [_gang(4)])
+    assert preemptor.ready(view, [hold]) == []   # h2 is still freeing GPUs 0-1
+    hidden = preemptor.hide(view, [hold])
+    assert [h.free_gpus for h in hidden.hosts] == [frozenset(GPUS[4:])] * 2 and not hidden.pending
+    view.hosts[1] = _host("h2", free=GPUS, jobs=0)
+    (placement,) = preemptor.ready(view, [hold])
+    assert [(i.rank, i.host, i.gpus) for i in placement.instances] == \
+        [(0, "h1", GPUS[:4]), (1, "h2", GPUS[:4])]

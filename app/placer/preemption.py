@@ -26,6 +26,16 @@ class Hold:
     host: str
     gpus: tuple[str, ...]
     until: float
+    #: (host, GPUs) of a multi-host job's other instances, held the same way
+    also: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def parts(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """(host, GPUs) of every instance, by host name."""
+        return tuple(sorted(((self.host, self.gpus), *self.also)))
+
+    def where(self) -> str:
+        return " and ".join(f"{host} ({', '.join(gpus) or 'a slot'})" for host, gpus in self.parts)
 
 
 class Preemptor:
@@ -46,17 +56,18 @@ class Preemptor:
     def ready(self, view: PoolView, holds: list[Hold]) -> list[Placement]:
         """Holders whose kept GPUs are all free now (the victims are gone): place them there."""
         free = {host.name: host for host in view.hosts if host.schedulable}
-        return [Placement(h.job_id, (InstancePlacement(0, h.host, h.gpus),)) for h in holds
-                if h.host in free and set(h.gpus) <= free[h.host].free_gpus
-                and free[h.host].free_slots > 0]
+        return [Placement(h.job_id, tuple(InstancePlacement(rank, host, gpus)
+                                          for rank, (host, gpus) in enumerate(h.parts)))
+                for h in holds if all(host in free and set(gpus) <= free[host].free_gpus
+                                      and free[host].free_slots > 0 for host, gpus in h.parts)]
 
     def hide(self, view: PoolView, holds: list[Hold]) -> PoolView:
         """The pool as everyone else must plan it: held GPUs (and a slot) taken, holders out."""
         held = {h.job_id for h in holds}
         hosts = []
         for host in view.hosts:
-            mine = [h for h in holds if h.host == host.name]
-            taken = {gpu for h in mine for gpu in h.gpus}
+            mine = [gpus for h in holds for name, gpus in h.parts if name == host.name]
+            taken = {gpu for gpus in mine for gpu in gpus}
             hosts.append(replace(host, free_gpus=host.free_gpus - taken,
                                  free_slots=max(0, host.free_slots - len(mine))))
         return PoolView(hosts, view.running, [j for j in view.pending if j.id not in held])
@@ -66,8 +77,8 @@ class Preemptor:
         then the plan's entries behind them."""
         grace = self.settings.preempt_grace_seconds
         first = [QueueEntry(h.job_id, i + 1, Reason.PREEMPTING,
-                            f"lower-priority jobs on {h.host} were asked to stop; GPUs "
-                            f"{', '.join(h.gpus)} there are kept for it", grace,
+                            f"lower-priority jobs were asked to stop; {h.where()} "
+                            "are kept for it", grace,
                             "preemption: the stopped jobs get TRAINQ_PREEMPT_GRACE_SECONDS to "
                             "checkpoint, at most")
                  for i, h in enumerate(holds)]
@@ -119,14 +130,17 @@ class Preemptor:
         pipe = self.redis.pipeline(transaction=True)
         for victim in chosen.victims:
             pipe.set(preempt_key(victim, attempts[victim]), request.to_wire(), ex=int(keep))
-        hold = {"host": chosen.host, "gpus": list(chosen.gpus), "until": now + keep}
+        hold = {"host": chosen.host, "gpus": list(chosen.gpus), "until": now + keep,
+                "also": [[host, list(gpus)] for host, gpus in chosen.placed[1:]]}
         pipe.hset(holds_key(pool), job.id, json.dumps(hold))
         pipe.execute()
         log.warning("preempting %s on %s for %s (%.0f GPU-seconds of work lost since their "
-                    "last checkpoints)", ", ".join(chosen.victims), chosen.host, job.id,
+                    "last checkpoints)", ", ".join(chosen.victims),
+                    " + ".join(host for host, _ in chosen.placed), job.id,
                     chosen.lost_gpu_seconds)
 
 
 def _hold(job_id: str, text: str) -> Hold:
     data = json.loads(text)
-    return Hold(job_id, data["host"], tuple(data["gpus"]), float(data["until"]))
+    also = tuple((host, tuple(gpus)) for host, gpus in data.get("also", ()))
+    return Hold(job_id, data["host"], tuple(data["gpus"]), float(data["until"]), also)

@@ -14,28 +14,30 @@ from app.scheduler.quotas import usage
 
 def candidates(session, running: list[RunningJob], now: float,
                quotas: dict[str, int]) -> list[Candidate]:
-    """The pool's training single-host jobs (a gang is not preempted piecemeal); those of a
-    workspace holding more than its quota are marked borrowed."""
+    """The pool's training jobs, one candidate per host they run on (a multi-host job stops as a
+    whole, so each of its candidates costs all its GPUs); those of a workspace holding more
+    than its quota are marked borrowed."""
     held = usage(running)
     over = {ws for ws, quota in quotas.items() if held.get(ws, 0) > quota}
-    single = {job.id: job for job in running if len(job.hosts) == 1}
-    if not single:
+    by_id = {job.id: job for job in running}
+    if not by_id:
         return []
     last_epoch = (select(JobMetric.job_id, func.max(JobMetric.reported_at).label("at"))
                   .join(Job, and_(Job.id == JobMetric.job_id, Job.attempt == JobMetric.attempt))
-                  .where(JobMetric.job_id.in_(list(single))).group_by(JobMetric.job_id)
+                  .where(JobMetric.job_id.in_(list(by_id))).group_by(JobMetric.job_id)
                   .subquery())
     rows = session.execute(
         select(Job.id, Job.attempt, Job.priority, Job.preemptible, JobAttempt.started_at,
                last_epoch.c.at)
         .join(JobAttempt, and_(JobAttempt.job_id == Job.id, JobAttempt.number == Job.attempt))
         .join(last_epoch, last_epoch.c.job_id == Job.id, isouter=True)
-        .where(Job.id.in_(list(single)), Job.status == JobStatus.TRAINING.value))
+        .where(Job.id.in_(list(by_id)), Job.status == JobStatus.TRAINING.value))
     out = []
     for job_id, attempt, priority, preemptible, started, checkpoint in rows:
-        (host, gpus), = single[job_id].hosts.items()
+        job = by_id[job_id]
         since = now - (checkpoint or started).timestamp() if (checkpoint or started) else 0.0
-        workspace = single[job_id].workspace
-        out.append(Candidate(job_id, host, gpus, priority, preemptible, since, attempt,
-                             workspace in over, workspace))
+        total = sum(len(gpus) for gpus in job.hosts.values())
+        out += [Candidate(job_id, host, gpus, priority, preemptible, since, attempt,
+                          job.workspace in over, job.workspace, total - len(gpus))
+                for host, gpus in sorted(job.hosts.items())]
     return out

@@ -9,7 +9,7 @@ import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from app.scheduler.eta import head_host
+from app.scheduler.eta import earliest_hosts
 from app.scheduler.fit import fit
 from app.scheduler.model import InstancePlacement, PendingJob, Placement
 from app.scheduler.state import INF, HostState
@@ -45,19 +45,24 @@ class Guard:
 
 
 def reserve(states: list[HostState], job: PendingJob,
-            earlier: Sequence[Guard] = ()) -> Guard | None:
-    """The head's reservation on the host where it can start earliest, after the `earlier`
-    reservations (booked on copies of their hosts' timelines: the real ones stay as they are
-    for the forward plan, which books every queued job itself)."""
-    found = head_host(_booked(states, earlier), job)
+            earlier: Sequence[Guard] = ()) -> list[Guard]:
+    """The blocked job's reservation: on the host where it can start earliest, or for a
+    multi-host job on the `instances` hosts where it can, all from the latest of their starts
+    (the shadow). It comes after the `earlier` reservations (booked on copies of their hosts'
+    timelines: the real ones stay as they are for the forward plan, which books every queued
+    job itself). Empty when it cannot be placed at all."""
+    found = earliest_hosts(_booked(states, earlier), job)
     if found is None:
-        return None
-    copy, option = found
-    state = next(s for s in states if s.name == copy.name)
-    # Slots free by the shadow, minus the head's own: those later jobs may keep past it.
-    by_shadow = sum(1 for at, _ in copy.slots if at <= option.start and at < INF)
-    end = INF if job.estimate_s is None else option.start + job.estimate_s
-    return Guard(job.id, state, option.mask, option.start, max(0, by_shadow - 1), end)
+        return []
+    shadow = max(option.start for _, option in found)
+    end = INF if job.estimate_s is None or shadow == INF else shadow + job.estimate_s
+    guards = []
+    for copy, option in found:
+        state = next(s for s in states if s.name == copy.name)
+        # Slots free by the shadow, minus the job's own: those later jobs may keep past it.
+        by_shadow = sum(1 for at, _ in copy.slots if at <= shadow and at < INF)
+        guards.append(Guard(job.id, state, option.mask, shadow, max(0, by_shadow - 1), end))
+    return guards
 
 
 def _booked(states: list[HostState], guards: Sequence[Guard]) -> list[HostState]:
@@ -94,14 +99,11 @@ class Guards:
         for guard in self.held:
             guard.took(state, job, now)
 
-    def add(self, states: list[HostState], job: PendingJob) -> Guard | None:
-        """Reserve for a blocked single-host job while fewer than `limit` are protected."""
-        if len(self.held) >= self.limit or job.instances != 1:
-            return None   # a gang gets no reservation yet
-        guard = reserve(states, job, self.held)
-        if guard is not None:
-            self.held.append(guard)
-        return guard
+    def add(self, states: list[HostState], job: PendingJob) -> None:
+        """Reserve for a blocked job while fewer than `limit` jobs are protected; a multi-host
+        job's reservation holds one guard per host."""
+        if len({guard.job_id for guard in self.held}) < self.limit:
+            self.held += reserve(states, job, self.held)
 
 
 def best_now(states: Sequence[HostState], job: PendingJob, guard: Guard | Guards | None,

@@ -20,7 +20,7 @@ def forward(now: float, states: list[HostState],
 
 
 def _book(now: float, states: list[HostState], job: PendingJob) -> tuple[float | None, str]:
-    chosen = _earliest_hosts(states, job)
+    chosen = earliest_hosts(states, job)
     if chosen is None:
         return None, f"unknown: fewer than {job.instances} hosts could run it"
     start = max(option.start for _, option in chosen)
@@ -33,15 +33,10 @@ def _book(now: float, states: list[HostState], job: PendingJob) -> tuple[float |
     return (None, f"unknown: {why}") if start == INF else (start - now, PLAN_BASIS)
 
 
-def _earliest_hosts(states: list[HostState],
-                    job: PendingJob) -> list[tuple[HostState, Option]] | None:
+def earliest_hosts(states: list[HostState],
+                   job: PendingJob) -> list[tuple[HostState, Option]] | None:
+    """The `instances` hosts where the job can start soonest (by their own earliest starts)."""
     options = [(o.start, o.unknown, s.name, s, o) for s in states
                if (o := earliest(s, job.gpus)) is not None]
     chosen = heapq.nsmallest(job.instances, options)   # names are unique: never compares states
     return [(s, o) for *_, s, o in chosen] if len(chosen) == job.instances else None
-
-
-def head_host(states: list[HostState], job: PendingJob) -> tuple[HostState, Option] | None:
-    """Where a single-instance job can start earliest (the fewest unknown ends needed first)."""
-    chosen = _earliest_hosts(states, job)
-    return chosen[0] if chosen else None

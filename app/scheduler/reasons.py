@@ -61,8 +61,7 @@ def waiting(job: PendingJob, ahead: int, head: Guard | None, largest: int,
     before it; `largest`: the largest free block now; `delaying`: it fits now but for the head."""
     if job.instances > 1 and ahead == 0:
         return Reason.WAITING_FOR_GPUS, (
-            f"waiting for {job.instances} hosts with {job.gpus} free GPUs each at once "
-            "(multi-host jobs get no reservation yet)")
+            f"waiting for {job.instances} hosts with {job.gpus} free GPUs each at once")
     if (head and job.id == head.job_id) or ahead == 0:
         return Reason.WAITING_FOR_GPUS, (
             f"waiting for {job.gpus} free GPUs on one host (largest free block now: {largest})"
