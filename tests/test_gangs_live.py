@@ -1,6 +1,7 @@
 """Multi-host jobs on a live cluster of two CPU hosts: a 2-instance torchrun job (gloo, loopback)
 trains as one job; one instance failing ends the other and fails the job with no process left
-on either host; a lost host ends the gang and the job retries as a whole."""
+on either host; a lost host ends the gang and the job retries as a whole; an urgent gang
+preempts the jobs on both hosts, which come back."""
 from __future__ import annotations
 
 import os
@@ -18,7 +19,7 @@ from tests.support.processes import alive
 
 pytestmark = pytest.mark.gang
 
-HOSTS, LEASE_SECONDS = ("ga", "gb"), 3
+HOSTS, LEASE_SECONDS, PREEMPT_AFTER = ("ga", "gb"), 3, 2
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,9 @@ def cluster(tmp_path_factory, script_root):
     with private_cluster(tmp_path_factory, script_root, "gang", hosts, TRAINQ_POOLS="cpu=0",
                          TRAINQ_HEARTBEAT_SECONDS="0.5", TRAINQ_LEASE_SECONDS=str(LEASE_SECONDS),
                          TRAINQ_REAPER_INTERVAL_SECONDS="0.5", TRAINQ_STOP_GRACE_SECONDS="2",
-                         TRAINQ_RETRY_INTERVAL_SECONDS="0") as stack:
+                         TRAINQ_RETRY_INTERVAL_SECONDS="0",
+                         TRAINQ_PREEMPT_AFTER_SECONDS=str(PREEMPT_AFTER),
+                         TRAINQ_PREEMPT_GRACE_SECONDS="5") as stack:
         yield stack
 
 
@@ -122,3 +125,24 @@ def test_a_lost_host_ends_the_gang_and_the_job_retries_as_a_whole(cluster, clien
     assert [t["to_status"] for t in job["transitions"]] == \
         ["queued", "training", "queued", "training", "cancelled"]
     _none_alive([*agents.values(), *ranks.values()])
+
+
+def test_an_urgent_multi_host_job_preempts_on_both_hosts(cluster, client, tmp_path):
+    go = tmp_path / "go"
+    low = [client.submit_ok(script_path="wait_for_file.py", args=[str(go), "300"], gpu=0,
+                            priority=1, fault_tolerance_max_retry=0) for _ in HOSTS]
+    try:
+        for job_id in low:
+            client.wait_status(job_id, "training", timeout=60)
+        urgent = _gang(client, 2, 0.2, priority=9)
+        done = client.wait_terminal(urgent, timeout=120)
+        assert done["status"] == "completed", done["failure_message"]
+        for job_id in low:
+            first = client.job(job_id)["attempts"][0]
+            assert first["failure_class"] == "preempted" and first["counts_against_retries"] is False
+            assert f"job {urgent} (priority 9) needs its GPUs" in first["message"]
+    finally:
+        go.touch()
+    for job_id in low:   # back in the queue with their retry budget untouched, then done
+        finished = client.wait_terminal(job_id, timeout=60)
+        assert (finished["status"], finished["attempt"]) == ("completed", 2)
