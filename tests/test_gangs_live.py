@@ -146,3 +146,15 @@ def test_an_urgent_multi_host_job_preempts_on_both_hosts(cluster, client, tmp_pa
     for job_id in low:   # back in the queue with their retry budget untouched, then done
         finished = client.wait_terminal(job_id, timeout=60)
         assert (finished["status"], finished["attempt"]) == ("completed", 2)
+
+
+def test_a_two_instance_keras_job_trains_with_tf_config(cluster, client):
+    job_id = client.submit_ok(framework="tensorflow", script_path="train_keras.py",
+                              args=["--epochs", "2"], instance_count=2, gpu=0)
+    job = client.wait_terminal(job_id, timeout=240)
+    assert job["status"] == "completed", job["failure_message"]
+    assert job["launcher"] == "python"
+    metrics = client.request("GET", f"/api/v1/training/jobs/{job_id}/metrics").json()["data"][
+        "metrics"]
+    assert [m["epoch"] for m in metrics] == [1, 2]   # the chief's reports only
+    assert [i["outcome"] for i in job["attempts"][0]["instances"]] == ["completed"] * 2
