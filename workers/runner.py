@@ -127,7 +127,12 @@ def _run_claimed(run: AttemptRun, redis, events: EventPublisher) -> Outcome | Un
         return _could_not_start(events, exc)
     gang = None
     if run.gang_size > 1:
-        gang = _join_gang(run, redis)
+        try:
+            gang = _join_gang(run, redis)
+        except OSError as exc:
+            return _could_not_start(events, OSError(
+                f"cannot listen on {run.host.addr} ({exc}); start the worker with --addr set "
+                "to an address of this host that the other hosts reach"))
         if not isinstance(gang, Gang):
             return _report_unstarted(run, redis, gang, events)
     try:
@@ -161,7 +166,7 @@ def _could_not_start(events: EventPublisher, exc: Exception) -> Outcome:
 def _join_gang(run: AttemptRun, redis) -> Gang | Stop | None:
     """Publish where this instance listens and wait for every other instance to do so; the
     lease is kept alive meanwhile. A Stop when asked to stop first, None after the timeout."""
-    port = gangs.free_port(run.host.addr)
+    port = gangs.free_port(run.host.addr)  # OSError: --addr is not this host's (caller says)
     gangs.publish(redis, run.job_id, run.attempt, run.rank, f"{run.host.addr}:{port}")
     deadline = time.monotonic() + run.settings.rendezvous_timeout_seconds
     next_beat = 0.0
