@@ -6,7 +6,7 @@ import logging
 from flask import Flask, request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from app.api import MODULES, metrics
+from app.api import MODULES
 from app.api.errors import register_error_handlers
 from app.api.security import BEARER_SCHEME, require_job_access
 from app.extensions import Api
@@ -26,7 +26,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_runtime(app, settings)
     api = register_extensions(app)
     register_blueprints(api)
-    register_metrics(app)
     register_error_handlers(app)
     register_request_checks(app)
     return app
@@ -58,11 +57,6 @@ def register_extensions(app: Flask) -> Api:
 def register_blueprints(api: Api) -> None:
     for module in MODULES:
         api.register_blueprint(module.blp)
-
-
-def register_metrics(app: Flask) -> None:
-    # A plain Flask blueprint: Prometheus' text format is not an API operation of the document.
-    app.register_blueprint(metrics.blp)
 
 
 def register_request_checks(app: Flask) -> None:

@@ -75,9 +75,6 @@ DEFAULTS: dict[str, str] = {
     # set ("whsec_" + base64 of the key): deliveries carry a Standard Webhooks HMAC signature
     "TRAINQ_WEBHOOK_SECRET": "",
     "TRAINQ_PUBLISH_TIMEOUT_SECONDS": "3",
-    # Set: GET /metrics asks for it as a bearer token; empty: anyone who reaches the API may
-    # scrape it (counts by pool and status only, nothing a workspace owns).
-    "TRAINQ_METRICS_TOKEN": "",
     "TRAINQ_LOG_LEVEL": "INFO",
 }
 
@@ -135,7 +132,6 @@ class Settings:
     webhook_concurrency: int
     webhook_key: bytes = field(repr=False)  # the decoded TRAINQ_WEBHOOK_SECRET; b"": unsigned
     publish_timeout_seconds: float
-    metrics_token: str = field(repr=False)
     log_level: str
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -191,7 +187,6 @@ class Settings:
             webhook_concurrency=_int(env, "TRAINQ_WEBHOOK_CONCURRENCY"),
             webhook_key=parse_webhook_secret(env["TRAINQ_WEBHOOK_SECRET"]),
             publish_timeout_seconds=_float(env, "TRAINQ_PUBLISH_TIMEOUT_SECONDS"),
-            metrics_token=env["TRAINQ_METRICS_TOKEN"].strip(),
             log_level=env["TRAINQ_LOG_LEVEL"].upper(),
         )
 

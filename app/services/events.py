@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.status import JobStatus
-from app.metrics import record
 from app.models import Job, JobLogLine, JobMetric
 from app.services import gang as gangs
 from app.services.attempts import current_attempt
@@ -138,9 +137,8 @@ def _conclude(e: Applied, message: str | None) -> None:
                                message=message or "preempted", notify_url=e.notify_url,
                                counts_against_retries=False, delay_seconds=0)
         return
-    if transition(e.session, e.job, OUTCOME_STATUS[e.data["outcome"]], attempt=e.job.attempt,
-                  notify_url=e.notify_url, message=message, at=e.at):
-        record.job_finished(e.session, e.redis, e.job)
+    transition(e.session, e.job, OUTCOME_STATUS[e.data["outcome"]], attempt=e.job.attempt,
+               notify_url=e.notify_url, message=message, at=e.at)
 
 
 def _event_time(event: dict[str, Any]) -> datetime:

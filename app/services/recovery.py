@@ -5,7 +5,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.domain.status import JobStatus
-from app.metrics import record
 from app.models import Job, JobAttempt
 from app.services.attempts import close_attempt
 from app.services.gang import end as end_gang
@@ -43,7 +42,6 @@ def handle_lost_worker(session: Session, redis, job_id: str, attempt: int, silen
     end_gang(redis, job_id, attempt, lost)  # a multi-host attempt's other instances
     reason = ("automatic retry is off (auto_fault_tolerance=false)" if not job.auto_fault_tolerance
               else f"no retries left (fault_tolerance_max_retry={job.fault_tolerance_max_retry})")
-    if transition(session, job, JobStatus.FAILED, attempt=attempt, notify_url=notify_url,
-                  message=f"{lost}; {reason}"):
-        record.job_finished(session, redis, job)
+    transition(session, job, JobStatus.FAILED, attempt=attempt, notify_url=notify_url,
+               message=f"{lost}; {reason}")
     return "failed"
