@@ -1,4 +1,5 @@
-"""The `trainq` command: serve the API, run workers, the consumer, Flower, and admin tasks."""
+"""The `trainq` command: serve the API, run workers, the consumer, Flower, and admin tasks;
+and the user commands over the HTTP API (login, submit, ls, logs, …)."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +8,9 @@ import os
 import sys
 
 from app.cli_admin import add_admin_commands
+from app.cli_datasets import add_dataset_commands
+from app.cli_models import add_model_commands
+from app.cli_user import add_user_commands
 from config.queues import host_queue
 from config.settings import Settings, SettingsError
 
@@ -49,6 +53,7 @@ def _worker_host(args, settings: Settings):
     """The host `trainq worker` registers; every mistake is a SettingsError that says why."""
     import socket
 
+    from workers.environments import parse_envs
     from workers.host import (Host, check_host_name, default_addr, default_slots, parse_cpus,
                               parse_gpus)
 
@@ -61,7 +66,8 @@ def _worker_host(args, settings: Settings):
         raise SettingsError(f"--slots must be 1 or more, got {args.slots}")
     name = check_host_name(args.name or socket.gethostname())
     return Host(pool.name, gpus, parse_cpus(args.cpus) if args.cpus else None, name,
-                args.slots or default_slots(gpus), args.addr or default_addr())
+                args.slots or default_slots(gpus), args.addr or default_addr(),
+                parse_envs(args.env))
 
 
 def cmd_scheduler(args, settings: Settings) -> int:
@@ -112,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "or 1 without GPUs)")
     worker.add_argument("--addr", help="address the other hosts of a multi-host job reach this "
                         "one on (default: the address of the interface of its default route)")
+    worker.add_argument("--env", action="append", default=[], metavar="NAME=PATH",
+                        help="a runtime environment jobs may pick by env_id: its name and python, "
+                        "e.g. torch2=/opt/venvs/torch2/bin/python (repeat for more; 'default' "
+                        "is this worker's own python unless given)")
     worker.add_argument("--loglevel", help="Celery log level")
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("scheduler", help="place queued jobs on hosts' GPUs (one leader; start a "
@@ -122,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     consumer.set_defaults(func=cmd_consumer)
     sub.add_parser("flower", help="Flower on the trainq Celery app").set_defaults(func=cmd_flower)
     add_admin_commands(sub)
+    add_dataset_commands(sub)
+    add_model_commands(sub)
+    add_user_commands(sub)
     sub.add_parser("up", help="run API, scheduler, a cpu worker, consumer and Flower in the "
                    "foreground"
                    ).set_defaults(func=cmd_up)

@@ -116,7 +116,7 @@ def cmd_members_remove(args, settings: Settings) -> int:
 
 #: Columns of `trainq workers list`: heading, width (the last one takes what it needs).
 _HOST_COLUMNS = (("NAME", 20), ("POOL", 10), ("STATE", 9), ("GPUS", 6), ("SLOTS", 6),
-                 ("HEARTBEAT", 10), ("RUNNING JOBS", 0))
+                 ("HEARTBEAT", 10), ("ENVS", 16), ("RUNNING JOBS", 0))
 
 
 def cmd_workers_list(args, settings: Settings) -> int:
@@ -134,7 +134,8 @@ def _host_cells(host: dict) -> list[str]:
     age = host["heartbeat_age_seconds"]
     return [host["name"], host["pool"], host["state"],
             f"{host['gpus_free']}/{host['gpus_total']}", f"{host['free_slots']}/{host['slots']}",
-            "-" if age is None else f"{age}s ago", ",".join(host["running_jobs"]) or "-"]
+            "-" if age is None else f"{age}s ago", ",".join(host.get("envs", ())) or "-",
+            ",".join(host["running_jobs"]) or "-"]
 
 
 def _host_row(cells: list[str]) -> str:
@@ -161,8 +162,9 @@ def add_admin_commands(sub) -> None:
         dest="workspaces_command", required=True))
     _add_members(sub.add_parser("members", help="who belongs to a workspace, with which role"
                                 ).add_subparsers(dest="members_command", required=True))
+    # Not required: `trainq workers` alone lists the hosts over HTTP (app/cli_user.py).
     _add_workers(sub.add_parser("workers", help="worker hosts: list, drain before maintenance"
-                                ).add_subparsers(dest="workers_command", required=True))
+                                ).add_subparsers(dest="workers_command", required=False))
 
 
 def _add_users(users) -> None:

@@ -4,22 +4,26 @@ A synchronous worker is held by one socket from accept to response, so two idle 
 (a browser's speculative preconnects) stalled every request until gunicorn's timeout. Here
 Tornado reads request lines, headers and bodies without a thread, under bounded timeouts, and
 only a complete request takes a thread. The loop also tells the arbiter it is alive every
-second, so a slow request never gets its worker killed."""
+second, so a slow request never gets its worker killed, nor does a long event stream."""
 from __future__ import annotations
 
+import gc
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from gunicorn.workers.gtornado import TornadoWorker
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop, PeriodicCallback
-from tornado.wsgi import WSGIContainer
 
+from app.http_streaming import StreamingWSGIContainer
 from config.settings import Settings
 
 #: Well above the API's own 1 MiB limit, so Flask answers an oversized body with its 413 and
 #: the client learns why; beyond this, Tornado refuses before reading (a bare 400, then close).
 MAX_BODY_BYTES = 16 * 1024 * 1024
+#: Threads per API process that make event-stream chunks: a poll takes milliseconds and an
+#: idle stream holds none, so a few serve hundreds of open streams.
+STREAM_THREADS = 4
 
 
 class ApiWorker(TornadoWorker):
@@ -39,11 +43,18 @@ class ApiWorker(TornadoWorker):
         for sock in self.sockets:
             sock.setblocking(False)
             self.server.add_socket(sock)
+        # What start-up built (modules, routes, schemas, the mapper) lives as long as the
+        # process: frozen, a full collection walks only what requests made. Unfrozen, one read
+        # in fifty of a 100,000-step curve paid a 74 ms full collection (benchlib/steps.py).
+        gc.freeze()
         self.ioloop.start()
 
     def _server(self, settings: Settings) -> HTTPServer:
-        app = WSGIContainer(self.wsgi, executor=ThreadPoolExecutor(
-            settings.api_threads, thread_name_prefix="api"))
+        # Event streams (the dashboard's) are made on threads of their own, and hold one
+        # only while they poll (app/http_streaming.py): open streams never starve requests.
+        app = StreamingWSGIContainer(
+            self.wsgi, ThreadPoolExecutor(settings.api_threads, thread_name_prefix="api"),
+            ThreadPoolExecutor(STREAM_THREADS, thread_name_prefix="stream"))
         worker = self
 
         class _Server(HTTPServer):

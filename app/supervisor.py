@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from app.local import local_secrets_env
 from config.settings import Settings
+from workers.host import FoundGpu, NvmlUnavailable, nvml_gpus
 from workers.process import describe_exit, set_parent_death_signal, signal_group
 
 STOP_TIMEOUT_SECONDS = 15
@@ -31,13 +32,44 @@ MAX_STARTUP_FAILURES = 5
 TAIL_LINES = 20
 
 
-def _services(settings: Settings) -> dict[str, list[str]]:
-    cli = [sys.executable, "-m", "app.cli"]
+#: The pool `trainq up` serves this machine's NVIDIA GPUs in.
+GPU_POOL = "gpu"
+CLI = [sys.executable, "-m", "app.cli"]
+
+
+def _services(settings: Settings, gpus: tuple[FoundGpu, ...]) -> dict[str, list[str]]:
     cpu_pool = min(settings.pools, key=lambda p: p.gpus)
-    return {"api": [*cli, "api"], "scheduler": [*cli, "scheduler"],
-            "consumer": [*cli, "consumer"],
-            "worker": [*cli, "worker", "--pool", cpu_pool.name, "--name", f"{cpu_pool.name}-local"],
-            "flower": [*cli, "flower"]}
+    services = {"api": [*CLI, "api"], "scheduler": [*CLI, "scheduler"],
+                "consumer": [*CLI, "consumer"],
+                "worker": [*CLI, "worker", "--pool", cpu_pool.name,
+                           "--name", f"{cpu_pool.name}-local"],
+                "flower": [*CLI, "flower"]}
+    if gpus and settings.pool(GPU_POOL) is not None:
+        services["gpu-worker"] = [*CLI, "worker", "--pool", GPU_POOL, "--name", "gpu-local",
+                                  "--gpus", ",".join(gpu.uuid for gpu in gpus)]
+    return services
+
+
+def _local_gpus(settings: Settings) -> tuple[tuple[FoundGpu, ...], list[str]]:
+    """This machine's NVIDIA GPUs, and the lines that tell the operator what was found."""
+    try:
+        gpus = nvml_gpus()
+    except NvmlUnavailable as exc:
+        return (), [f"GPUs           none: NVML is not available ({exc}); only the cpu worker runs"]
+    if not gpus:
+        return (), ["GPUs           none: NVML found no device; only the cpu worker runs"]
+    lines = [f"GPUs           {len(gpus)} found by NVML:",
+             *(f"               {i}: {gpu.name}, {gpu.memory_gib:g} GiB, {gpu.uuid}"
+               for i, gpu in enumerate(gpus))]
+    return gpus, lines + [_gpu_pool_line(settings)]
+
+
+def _gpu_pool_line(settings: Settings) -> str:
+    pools = {pool.name for pool in settings.pools}
+    if GPU_POOL in pools:
+        return f"               served by the worker host 'gpu-local' in pool {GPU_POOL!r}"
+    return (f"               not served: TRAINQ_POOLS declares no pool {GPU_POOL!r} "
+            f"(it has {', '.join(sorted(pools))}); add e.g. {GPU_POOL}=1")
 
 
 @dataclass
@@ -77,10 +109,11 @@ def run_local_stack(settings: Settings) -> int:
     env = {**os.environ, **extra, "TRAINQ_VAR_DIR": str(settings.var_dir)}
     if subprocess.run([sys.executable, "-m", "app.cli", "db", "upgrade"], env=env).returncode:
         return 1
-    services = [Service(name, argv, env) for name, argv in _services(settings).items()]
+    gpus, gpu_notes = _local_gpus(settings)
+    services = [Service(name, argv, env) for name, argv in _services(settings, gpus).items()]
     for service in services:
         service.start()
-    _announce(settings, notes)
+    _announce(settings, [*gpu_notes, *notes])
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())

@@ -126,3 +126,10 @@ def plan_key(pool: str) -> str:
     """Hash job id -> its queue entry in the scheduler's latest plan of the pool (JSON), with
     "_at" the plan's time; read by GET /api/v1/training/jobs/{id}/queue."""
     return f"trainq:plan:{pool}"
+
+
+def metric_key(name: str) -> str:
+    """Hash of one Prometheus metric that counts events (app/metrics/store.py): the scheduler
+    and the consumer add to it, every API process reads it at a scrape, so all of them answer
+    the same. Fields "<label values>|<bucket bound>" and "<label values>|sum"."""
+    return f"trainq:metrics:{name}"

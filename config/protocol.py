@@ -14,7 +14,12 @@ from typing import Any, NamedTuple
 #: Version of the task spec and allocation formats; a peer refuses a newer one it cannot read.
 #: 2: the task spec's launcher and nproc_per_node (a version-1 worker would run such a job
 #: as a plain script); a spec that needs neither is still sent as version 1.
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
+#: The runtime environment a job gets when it names none: the worker's own interpreter.
+DEFAULT_ENV = "default"
+#: A runtime environment's name, as `trainq worker --env NAME=PATH` declares it and a job's
+#: env_id asks for it: plain, because it travels in a Redis field of names and in messages.
+ENV_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
 class Launcher(StrEnum):
@@ -33,6 +38,11 @@ class EventKind(StrEnum):
     EPOCH = "epoch"  # one metric report, the record parse_metric_line builds
     LOG = "log"  # a batch of output lines, numbered per attempt so replays are no-ops
     FINISHED = "finished"  # the attempt ended: outcome, exit code, message, failure class
+    # Per-step values, many steps per entry so a job reporting every step adds a few entries a
+    # second, not one per step. Added without a version bump: events carry no version, an older
+    # worker never sends it (a step line is a log line to it), and an older consumer logs and
+    # skips it (the curve is lost, never the job), so upgrade consumers before workers.
+    STEPS = "steps"
 
 
 class Outcome(StrEnum):
@@ -56,12 +66,19 @@ class FailureClass(StrEnum):
     PREEMPTED = "preempted"  # the control plane took the GPUs back for other work
 
 
-#: The line a training script prints to report an epoch (copied in workers/reporting.py).
+#: The line a training script prints to report an epoch or a step (copied in
+#: workers/reporting.py).
 METRIC_LINE_PREFIX = "##trainq "
+#: The largest step number kept (copied in workers/reporting.py): a 32-bit column, and bucket
+#: arithmetic (step × points) that stays inside 64 bits.
+MAX_STEP = 2**31 - 1
 #: Metrics with their own column and webhook field (copied in workers/reporting.py).
 NAMED_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "f1_score")
 #: Environment a job's envs may not set: the slot's GPU pinning and trainq's own variables.
 RESERVED_ENV_PREFIXES = ("TRAINQ_", "CUDA_VISIBLE_DEVICES")
+#: Reserved names the control plane itself writes into a job's envs (the API refuses the prefix
+#: from users), so the worker passes them on: a seed 002 base model's weights directory.
+CONTROL_PLANE_ENVS = frozenset({"TRAINQ_BASE_DIR"})
 
 
 def encode_entry(job_id: str, attempt: int, kind: EventKind,
@@ -140,14 +157,27 @@ class TaskSpec:
     max_running_time_ms: int | None = None
     launcher: str = Launcher.PYTHON
     nproc_per_node: int | None = None  # torchrun's; None: the instance's GPUs, or 1 without
+    #: Version 3: the named interpreter of the host to run it with, the dataset directories
+    #: (relative to TRAINQ_DATASET_ROOT) as {"train": [...], "test": [...]}, and a TensorBoard
+    #: directory under the output.
+    env_id: str = DEFAULT_ENV
+    datasets: dict[str, list[str]] | None = None
+    tb_summary_path: str | None = None
     #: The version the message was written in (informational: two specs that say the same are
     #: equal whatever their version); to_wire writes the lowest version that can carry it.
     version: int = field(default=1, compare=False)
 
     def to_wire(self) -> dict[str, Any]:
-        plain = self.launcher == Launcher.PYTHON and self.nproc_per_node is None
         return {**asdict(self), "args": list(self.args), "envs": dict(self.envs),
-                "launcher": str(self.launcher), "version": 1 if plain else PROTOCOL_VERSION}
+                "launcher": str(self.launcher), "version": self._wire_version()}
+
+    def _wire_version(self) -> int:
+        """The lowest version that carries every field set: an older worker would silently
+        drop what it does not know, so it must refuse the message instead."""
+        if (self.env_id != DEFAULT_ENV or self.datasets is not None
+                or self.tb_summary_path is not None):
+            return 3
+        return 1 if self.launcher == Launcher.PYTHON and self.nproc_per_node is None else 2
 
     @classmethod
     def from_wire(cls, wire: Any) -> "TaskSpec":
@@ -156,6 +186,9 @@ class TaskSpec:
         spec = _typed(wire, _SPEC_TYPES, "task spec", required=_REQUIRED_SPEC)
         _check_all(spec.get("args", ()), str, "task spec args")
         _check_all(spec.get("envs", {}).values(), str, "task spec envs")
+        for dirs in (spec.get("datasets") or {}).values():
+            _check(dirs, list, "task spec datasets")
+            _check_all(dirs, str, "task spec dataset paths")
         if spec.get("launcher", Launcher.PYTHON) not in set(Launcher):
             raise ProtocolError(f"task spec launcher {spec['launcher']!r} is not one of "
                                 f"{', '.join(Launcher)}; upgrade trainq on this host")
@@ -163,10 +196,18 @@ class TaskSpec:
 
 
 _OPTIONAL_INT = (int, type(None))
+
+
+def dataset_paths(resolved: dict[str, Any] | None) -> dict[str, list[str]] | None:
+    """A job's resolved datasets ({"train": [{"id", "path"}], …}) as the worker needs them."""
+    if not resolved:
+        return None
+    return {role: [entry["path"] for entry in entries] for role, entries in resolved.items()}
 _SPEC_TYPES = {"script_path": str, "framework": str, "cpu": int, "memory": int, "gpu": int,
                "args": list, "envs": dict, "dataset_id": _OPTIONAL_INT,
                "max_running_time_ms": _OPTIONAL_INT, "launcher": str,
-               "nproc_per_node": _OPTIONAL_INT}
+               "nproc_per_node": _OPTIONAL_INT, "env_id": str, "datasets": (dict, type(None)),
+               "tb_summary_path": (str, type(None))}
 _REQUIRED_SPEC = ("script_path", "framework", "cpu", "memory", "gpu")
 _COMPACT = (",", ":")  # JSON separators for the compact form: no spaces
 

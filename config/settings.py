@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Mapping
 
 from config.pools import Pool, parse_pools
+from config.specs import ResourceSpec, parse_specs
 from config.webhook_secret import parse_webhook_secret
 
 IPNetwork = IPv4Network | IPv6Network
@@ -31,7 +32,7 @@ DEFAULTS: dict[str, str] = {
     "TRAINQ_VAR_DIR": "./var",
     "TRAINQ_SCRIPT_ROOT": "./scripts/examples",
     "TRAINQ_WORK_DIR": "",  # empty: <var>/jobs; holds checkpoints and outputs per job
-    "TRAINQ_DATASET_ROOT": "",  # empty: <var>/datasets; TRAINQ_DATASET_DIR = <root>/<dataset_id>
+    "TRAINQ_DATASET_ROOT": "",  # empty: <var>/datasets; registered datasets lie under it
     "TRAINQ_NOTIFY_URL": "",
     # Private ranges webhooks may reach (the business system often lives on one), e.g.
     # "10.20.0.0/16,fd00:1::/64"; everything else that is not a public address is refused.
@@ -39,6 +40,12 @@ DEFAULTS: dict[str, str] = {
     # Pools and the most GPUs one instance of each may ask for; any host of a pool serves any
     # mix of jobs that fit its GPUs.
     "TRAINQ_POOLS": "cpu=0,gpu=1",
+    # Seed 004's resource specs (spec_id): what one instance gets, and from which pool; entries
+    # separated by ";", e.g. "a100-1=gpu:1,cpu:8,mem_gi:64,pool:gpu". Empty: one spec per pool,
+    # named like it, with the pool's GPUs (see config/specs.py). And each spec's price per
+    # instance-hour, e.g. "a100-1=12.5" (0 where none is given).
+    "TRAINQ_SPECS": "",
+    "TRAINQ_SPEC_PRICES": "",
     # The scheduler's leader lock: a standby takes over this long after the leader died.
     "TRAINQ_SCHEDULER_LOCK_SECONDS": "15",
     # The most time between two scheduling cycles (submissions and finished jobs wake it sooner).
@@ -75,11 +82,19 @@ DEFAULTS: dict[str, str] = {
     # set ("whsec_" + base64 of the key): deliveries carry a Standard Webhooks HMAC signature
     "TRAINQ_WEBHOOK_SECRET": "",
     "TRAINQ_PUBLISH_TIMEOUT_SECONDS": "3",
+    # Set: GET /metrics asks for it as a bearer token; empty: anyone who reaches the API may
+    # scrape it (counts by pool and status only, nothing a workspace owns).
+    "TRAINQ_METRICS_TOKEN": "",
+    # Whole days after a job finished that its output lines are kept; then the consumer deletes
+    # them (the job, its attempts and metrics stay). Empty: keep them forever.
+    "TRAINQ_RETENTION_DAYS": "",
     "TRAINQ_LOG_LEVEL": "INFO",
 }
 
 
 DAY = 24 * 3600
+#: A century: beyond it "now minus the retention" leaves the range dates can hold.
+MAX_RETENTION_DAYS = 36_500
 
 
 @dataclass(frozen=True)
@@ -105,6 +120,7 @@ class Settings:
     notify_url: str
     notify_allow_cidrs: tuple[IPNetwork, ...]
     pools: tuple[Pool, ...]
+    specs: tuple[ResourceSpec, ...]
     scheduler_lock_seconds: float
     scheduler_interval_seconds: float
     aging_seconds: float
@@ -132,6 +148,8 @@ class Settings:
     webhook_concurrency: int
     webhook_key: bytes = field(repr=False)  # the decoded TRAINQ_WEBHOOK_SECRET; b"": unsigned
     publish_timeout_seconds: float
+    metrics_token: str = field(repr=False)
+    retention_days: int | None  # None: logs are kept forever
     log_level: str
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -159,6 +177,8 @@ class Settings:
             notify_url=env["TRAINQ_NOTIFY_URL"].rstrip("/"),
             notify_allow_cidrs=_networks(env, "TRAINQ_NOTIFY_ALLOW_CIDRS"),
             pools=parse_pools(env["TRAINQ_POOLS"]),
+            specs=parse_specs(env["TRAINQ_SPECS"], env["TRAINQ_SPEC_PRICES"],
+                              parse_pools(env["TRAINQ_POOLS"])),
             scheduler_lock_seconds=_positive(env, "TRAINQ_SCHEDULER_LOCK_SECONDS"),
             scheduler_interval_seconds=_positive(env, "TRAINQ_SCHEDULER_INTERVAL_SECONDS"),
             aging_seconds=_float(env, "TRAINQ_AGING_SECONDS"),
@@ -187,6 +207,8 @@ class Settings:
             webhook_concurrency=_int(env, "TRAINQ_WEBHOOK_CONCURRENCY"),
             webhook_key=parse_webhook_secret(env["TRAINQ_WEBHOOK_SECRET"]),
             publish_timeout_seconds=_float(env, "TRAINQ_PUBLISH_TIMEOUT_SECONDS"),
+            metrics_token=env["TRAINQ_METRICS_TOKEN"].strip(),
+            retention_days=_days_or_forever(env, "TRAINQ_RETENTION_DAYS"),
             log_level=env["TRAINQ_LOG_LEVEL"].upper(),
         )
 
@@ -196,6 +218,9 @@ class Settings:
 
     def pool(self, name: str) -> Pool | None:
         return next((p for p in self.pools if p.name == name), None)
+
+    def spec(self, spec_id: str) -> ResourceSpec | None:
+        return next((s for s in self.specs if s.id == spec_id), None)
 
     @property
     def largest_slot_gpus(self) -> int:
@@ -235,6 +260,19 @@ def _positive(env: Mapping[str, str], name: str) -> float:
     if value <= 0:
         raise SettingsError(f"{name} must be more than 0, got {env[name]!r}")
     return value
+
+
+def _days_or_forever(env: Mapping[str, str], name: str) -> int | None:
+    """Empty: None (forever). Not 0 for forever: a 0 meant as "keep nothing" would silently
+    keep everything, so it is refused like any other value that is not 1 or more days."""
+    text = env[name].strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_RETENTION_DAYS:
+        raise SettingsError(f"{name} must be a whole number of days from 1 to "
+                            f"{MAX_RETENTION_DAYS} (or empty to keep logs forever), got "
+                            f"{env[name]!r}")
+    return int(text)
 
 
 class SettingsError(ValueError):

@@ -36,16 +36,14 @@ the time goes. Ctrl-C (or SIGTERM) stops the stack and removes what the benchmar
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import json
 import math
 import os
 import platform
-import secrets
 import shlex
-import shutil
 import signal
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -62,221 +60,37 @@ import redis as redis_lib  # noqa: E402
 
 from config.keys import lease_key  # noqa: E402
 from config.settings import Settings  # noqa: E402
-from tests.support.client import TERMINAL, ApiClient  # noqa: E402
-from tests.support.stack import (Service, free_port, start_api, start_scheduler,  # noqa: E402
-                                 start_worker, trainq)
+from scripts.benchlib.client import get, log_lines, poll, submit, wait_status  # noqa: E402
+from scripts.benchlib import history, placer, steps, targets  # noqa: E402
+from scripts.benchlib.batch import batch_rate  # noqa: E402
+from scripts.benchlib.memory import idle_memory, proc_stats  # noqa: E402
+from scripts.benchlib.steps_live import step_rate  # noqa: E402
+from scripts.benchlib.stack import (DEFAULT_REDIS_URL, UP_SECONDS, Stack,  # noqa: E402
+                                    flushed_redis, progress, running_stack, scratch_database)
+from tests.support.client import ApiClient  # noqa: E402
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
-ADMIN_PASSWORD = "bench-" + secrets.token_hex(8)
-POLL_SECONDS = 0.02  # how often the benchmark asks the API while it waits for a status
-UP_SECONDS = 0.1  # after the slot marks the previous job done, for its task to return
 HOLD_SECONDS = "0.3"  # the latency script stays up this long so `training` can be seen
 FLOOR_QUEUE = "trainq.bench.publish"
 FLOOR_STREAM = "trainq:bench:xadd"
-#: (option, default, what it counts); --quick uses QUICK instead.
+#: (option, default, what it counts); --quick (a smoke run) and --short (CI) use their own.
 COUNTS = [("submissions", 400, "jobs submitted in a."), ("clients", 8, "concurrent clients in a."),
+          ("batch_jobs", 5000, "jobs submitted in batches in a."),
           ("latency_runs", 20, "runs in b."), ("epochs", 2000, "epochs reported in c."),
-          ("stop_runs", 10, "runs in d.")]
-QUICK = {"submissions": 40, "clients": 4, "latency_runs": 5, "epochs": 200, "stop_runs": 3}
-
-#: Scripts the benchmark submits, written into the temporary TRAINQ_SCRIPT_ROOT.
-BENCH_SCRIPTS = {
-    "bench_hello.py": (
-        "import time; print(repr(time.time()), flush=True)\n"
-        "import sys\n"
-        "time.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 0.0)\n"
-        "print('end', repr(time.time()), flush=True)\n"),
-    "bench_epochs.py": (
-        "import time; print(repr(time.time()), flush=True)\n"
-        "import json, sys\n"
-        "total = int(sys.argv[1])\n"
-        "for i in range(1, total + 1):\n"
-        "    print('##trainq ' + json.dumps({'epoch': i, 'total_epochs': total, 'loss': 1 / i,\n"
-        "                                    'accuracy': 1 - 1 / (i + 1)}))\n"
-        "print('emitted', repr(time.time()), flush=True)\n"),
-    "bench_sleep.py": (
-        "import signal, sys, time\n"
-        "signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))\n"
-        "print('ready', flush=True)\n"
-        "time.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 600)\n"),
-}
-
-
-# ---------------------------------------------------------------------------------------------
-# The stack
-
-
-@dataclass
-class Stack:
-    base_url: str
-    env: dict[str, str]
-    services: dict[str, Service]
-    script_root: Path
-    redis: redis_lib.Redis
-
-    @property
-    def redis_pid(self) -> int:
-        return int(self.redis.info("server")["process_id"])
-
-    def client(self) -> ApiClient:
-        return ApiClient.login(self.base_url, "admin", ADMIN_PASSWORD)
-
-
-@contextlib.contextmanager
-def running_stack(args):
-    """The temporary folder, database, Redis db and processes; all gone when the block ends."""
-    with tempfile.TemporaryDirectory(prefix="trainq-bench-") as tmp, \
-            scratch_database(args.database_url, Path(tmp)) as database_url:
-        root = Path(tmp)
-        script_root = prepare_scripts(root / "scripts")
-        env = stack_env(args, database_url, root / "var", script_root)
-        redis = flushed_redis(args.redis_url)
-        services: dict[str, Service] = {}
-        try:
-            migrate(env)
-            start_services(env, root / "logs", args.api_workers, services)
-            yield Stack(f"http://127.0.0.1:{env['TRAINQ_API_PORT']}", env, services,
-                        script_root, redis)
-        except Exception:
-            print_log_tails(services)
-            raise
-        finally:
-            for service in reversed(list(services.values())):
-                service.stop()
-            with contextlib.suppress(redis_lib.RedisError):  # never hide why the run ended
-                redis.flushdb()
-            progress(f"stopped the stack; FLUSHDB on {args.redis_url} again")
-
-
-def print_log_tails(services: dict[str, Service], chars: int = 2000) -> None:
-    """What each process logged last: the logs live in the temporary folder about to go."""
-    for name, service in services.items():
-        with contextlib.suppress(OSError):
-            print(f"--- end of the {name} log ---\n{service.log()[-chars:]}", file=sys.stderr)
-
-
-@contextlib.contextmanager
-def scratch_database(url: str | None, tmp: Path):
-    """SQLite in the temporary folder; for a PostgreSQL URL, a new database on that server."""
-    if not url:
-        yield f"sqlite:///{tmp / 'trainq.db'}"
-        return
-    from sqlalchemy.engine import make_url
-
-    from tests.support.databases import scratch_postgres
-
-    if make_url(url).get_backend_name() != "postgresql":
-        yield url
-        return
-    with scratch_postgres(url, "trainq_bench") as scratch:
-        yield scratch
-
-
-def prepare_scripts(script_root: Path) -> Path:
-    script_root.mkdir(parents=True)
-    for source in (ROOT / "scripts" / "examples").glob("*.py"):
-        shutil.copy(source, script_root / source.name)
-    for name, text in BENCH_SCRIPTS.items():
-        (script_root / name).write_text(text)
-    return script_root
-
-
-def stack_env(args, database_url: str, var: Path, script_root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINQ_")}
-    env.update({
-        "PYTHONPATH": str(ROOT), "TRAINQ_DATABASE_URL": database_url,
-        "TRAINQ_REDIS_URL": args.redis_url, "TRAINQ_VAR_DIR": str(var),
-        "TRAINQ_SCRIPT_ROOT": str(script_root), "TRAINQ_POOLS": "cpu=0,idle=2",
-        "TRAINQ_SECRET_KEY": secrets.token_hex(32), "TRAINQ_ADMIN_USERNAME": "admin",
-        "TRAINQ_ADMIN_PASSWORD": ADMIN_PASSWORD, "TRAINQ_API_PORT": str(free_port()),
-        "TRAINQ_STOP_GRACE_SECONDS": "5", "TRAINQ_LOG_LEVEL": "INFO",
-    })
-    return env
-
-
-def flushed_redis(url: str) -> redis_lib.Redis:
-    redis = redis_lib.Redis.from_url(url, decode_responses=True)
-    redis.flushdb()
-    progress(f"FLUSHDB on {url} (the benchmark's scratch Redis database)")
-    return redis
-
-
-def migrate(env: dict[str, str]) -> None:
-    result = subprocess.run(trainq("db", "upgrade"), env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"trainq db upgrade failed:\n{result.stderr[-3000:]}")
-
-
-def start_services(env, logs: Path, api_workers: int, services: dict[str, Service]) -> None:
-    """Fills `services` as it goes, so whatever started is stopped even if a later one fails."""
-    logs.mkdir()
-    base_url = f"http://127.0.0.1:{env['TRAINQ_API_PORT']}"
-    progress(f"starting API ({api_workers} gunicorn workers), consumer, scheduler and one "
-             "one-slot cpu host")
-    services["api"] = start_api_workers(env, logs, base_url, api_workers)
-    services["consumer"] = Service("consumer", trainq("consumer"), env, logs).start()
-    services["scheduler"] = start_scheduler(env, logs)
-    services["worker"] = start_worker("cpu", "", "bench-cpu", env, logs)
-
-
-def start_api_workers(env, logs: Path, base_url: str, workers: int) -> Service:
-    """tests.support.stack.start_api (2 workers), or the same with another worker count."""
-    if workers == 2:
-        return start_api(env, logs, base_url)
-    service = Service("api", trainq("api", "--workers", str(workers)), env, logs).start()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and service.proc.poll() is None:
-        with contextlib.suppress(Exception):
-            if ApiClient(base_url).request("GET", "/healthz").status_code == 200:
-                return service
-        time.sleep(0.1)
-    raise RuntimeError(f"API did not become healthy:\n{service.log()[-3000:]}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Talking to the API
-
-
-def submit(client: ApiClient, script: str, args=(), gpu: int = 0) -> str:
-    response = client.submit(name=f"bench {script}", script_path=script, args=list(args), gpu=gpu)
-    if response.status_code != 201:
-        raise RuntimeError(f"submit failed: {response.status_code} {response.text[:300]}")
-    return response.json()["data"]["job_id"]
-
-
-def get(client: ApiClient, path: str, **params) -> dict:
-    response = client.request("GET", "/api/v1/training/jobs/" + path, params=params)
-    if response.status_code != 200:
-        raise RuntimeError(f"GET {path} failed: {response.status_code} {response.text[:300]}")
-    return response.json()["data"]
-
-
-def poll(fetch, done, timeout: float = 120, interval: float = POLL_SECONDS):
-    """(value, time.time() of the answer) for the first fetch() that done() accepts."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if done(value):
-            return value, time.time()
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"still waiting after {timeout}s; last answer: {value!r:.300}")
-        time.sleep(interval)
-
-
-def wait_status(client: ApiClient, job_id: str, statuses: set[str],
-                interval: float = POLL_SECONDS) -> float:
-    """time.time() at which GET first answered one of `statuses` (or any end status)."""
-    job, seen = poll(lambda: get(client, job_id),
-                     lambda j: j["status"] in statuses or j["status"] in TERMINAL,
-                     interval=interval)
-    if job["status"] not in statuses:
-        raise RuntimeError(f"{job_id} ended {job['status']}: {job.get('failure_message')}")
-    return seen
-
-
-def log_lines(client: ApiClient, job_id: str) -> list[str]:
-    return get(client, f"{job_id}/logs", lines=50)["logs"]
-
+          ("stop_runs", 10, "runs in d."), ("placer_pending", 10_000, "pending jobs in e."),
+          ("placer_hosts", 500, "simulated hosts in e."), ("placer_cycles", 30, "cycles in e."),
+          ("step_jobs", 32, "concurrent jobs reporting steps in c."),
+          ("steps", 2000, "steps each of them reports in c."),
+          ("curve_steps", 100_000, "steps of the job whose curve is read in c."),
+          ("history_jobs", 100_000, "jobs in the database in g."),
+          ("reads", 200, "timed reads of each kind in g.")]
+QUICK = {"submissions": 40, "clients": 4, "batch_jobs": 1000, "latency_runs": 5, "epochs": 200,
+         "stop_runs": 3, "placer_pending": 1000, "placer_hosts": 50, "placer_cycles": 5,
+         "step_jobs": 4, "steps": 500, "curve_steps": 5000, "history_jobs": 5000, "reads": 50}
+#: CI's run: every figure, with enough samples for p95s and ratios steady within their band.
+SHORT = {"submissions": 200, "clients": 8, "batch_jobs": 3000, "latency_runs": 20,
+         "epochs": 1000, "stop_runs": 5, "placer_pending": 10_000, "placer_hosts": 500,
+         "placer_cycles": 15, "step_jobs": 32, "steps": 1000, "curve_steps": 100_000,
+         "history_jobs": 100_000, "reads": 100}
 
 # ---------------------------------------------------------------------------------------------
 # a. submissions per second vs raw Celery publish
@@ -488,18 +302,6 @@ def sigterm_floor(script: Path, runs: int) -> dict:
 # Where the CPU goes
 
 
-def proc_stats():
-    """(pid, command name, fields after the name) of every process, from /proc/<pid>/stat."""
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                raw = Path(entry.path, "stat").read_text()
-            except OSError:
-                continue  # exited meanwhile
-            yield int(entry.name), raw[raw.index("(") + 1:raw.rindex(")")], \
-                raw[raw.rindex(")") + 2:].split()
-
-
 def cpu_snapshot(stack: Stack) -> dict[str, float]:
     """CPU seconds so far of each service's process group (reaped children included), of the
     redis-server process behind --redis-url (0 if not on this host; shared with whoever else
@@ -537,6 +339,8 @@ def run_all(stack: Stack, args) -> dict:
     sessions = logged_in_clients(stack, args.clients)
     results = {"submit": profiler.run("a. submit", submission_rate, sessions, args.submissions),
                "publish_floor": publish_floor(stack.env, args.submissions)}
+    progress(f"a. {args.batch_jobs} jobs in batches of 1,000")
+    results["batch"] = profiler.run("a. batch", batch_rate, client, args.batch_jobs)
     progress(f"b. submit → script start, {args.latency_runs} runs (+1 warm-up), then "
              f"{turnaround_gaps(args)} jobs back to back")
     one_start(stack, client)  # warm-up: first spawn, first fork of a fresh pool process
@@ -547,11 +351,47 @@ def run_all(stack: Stack, args) -> dict:
     progress(f"c. {args.epochs} epoch reports")
     results["epochs"] = profiler.run("c. epochs", epoch_rate, stack, client, args.epochs)
     results["xadd_floor"] = xadd_floor(stack.redis, args.epochs)
+    progress(f"c. {args.step_jobs} jobs × {args.steps} steps at once")
+    results["steps"] = profiler.run("c. steps", step_rate, client, args.step_jobs, args.steps)
     progress(f"d. stop → cancelled, {args.stop_runs} runs")
     results["stop"] = profiler.run("d. stop", stop_latency, stack, client, args.stop_runs)
     results["sigterm_floor"] = sigterm_floor(stack.script_root / "bench_sleep.py", args.stop_runs)
     results["cpu_seconds"] = profiler.phases
+    results["memory"] = idle_memory(stack.services)   # after all of the above, idle again
     return results
+
+
+def curve_read(args) -> dict:
+    """c. The metrics route's read of a job with many steps, downsampled to 1,000 points."""
+    progress(f"c. a {args.curve_steps}-step curve read at ?points=1000, {args.reads} times")
+    with tempfile.TemporaryDirectory(prefix="trainq-bench-") as tmp, \
+            scratch_database(args.database_url, Path(tmp)) as database_url:
+        return steps.measure(database_url, args.curve_steps, args.reads)
+
+
+def placer_cycle(args) -> dict:
+    """e. The placer's cycle on a scratch database and the same scratch Redis database, after
+    the stack is gone (its own scheduler would otherwise place these jobs too)."""
+    from app import schema
+    from app.runtime import Runtime
+
+    progress(f"e. placer cycle: {args.placer_pending} pending jobs, {args.placer_hosts} "
+             f"simulated hosts, {args.placer_cycles} cycles")
+    with tempfile.TemporaryDirectory(prefix="trainq-bench-") as tmp, \
+            scratch_database(args.database_url, Path(tmp)) as database_url:
+        env = {"TRAINQ_DATABASE_URL": database_url, "TRAINQ_REDIS_URL": args.redis_url,
+               "TRAINQ_POOLS": "gpu=8", "TRAINQ_SECRET_KEY": secrets.token_hex(32),
+               "TRAINQ_VAR_DIR": tmp, "TRAINQ_LEASE_SECONDS": "60"}
+        settings = Settings.from_env(env)
+        runtime = Runtime(settings)
+        schema.upgrade(runtime.db)
+        runtime.close()
+        redis = flushed_redis(args.redis_url)
+        try:
+            return placer.measure(settings, args.placer_pending, args.placer_hosts,
+                                  args.placer_cycles)
+        finally:
+            redis.flushdb()
 
 
 def turnaround_gaps(args) -> int:
@@ -580,6 +420,35 @@ def figure_rows(r: dict) -> list[tuple[str, str, str]]:
         (f"d. stop → cancelled (K={sp['runs']})",
          p50_p95(sp, "cancelled") + f" (the POST: p50 {sp['stop_request_p50_ms']:.0f} ms)",
          "SIGTERM → exit " + p50_p95(r["sigterm_floor"], "exit")),
+        *extra_rows(r),
+    ]
+
+
+def extra_rows(r: dict) -> list[tuple[str, str, str]]:
+    b, p, m, h = r["batch"], r["placer"], r["memory"], r["history"]
+    st, cu = r["steps"], r["curve"]
+    return [
+        (f"a. batch submissions ({b['jobs']} jobs, {b['size']} a request)",
+         f"{b['per_second']:.0f} jobs/s (slowest request {b['request_max_ms']:.0f} ms)",
+         "(same floor)"),
+        (f"c. step reports from {st['jobs']} jobs at once → metrics route "
+         f"({st['steps']} each)", f"{st['per_second']:.0f} steps/s ({st['lost']} lost, "
+         f"{st['doubled']} doubled)", f"XADD {r['xadd_floor']['single_per_second']:.0f}/s single"),
+        (f"c. a {cu['steps']}-step curve at ?points=1000 ({cu['reads']} reads)",
+         f"p50 {cu['p50_ms']:.1f} ms, p99 {cu['p99_ms']:.1f} ms (gc unfrozen: p99 "
+         f"{cu['gc_p99_ms']:.1f} ms)", "-"),
+        (f"e. placer cycle ({p['pending']} pending, {p['hosts']} hosts, {p['cycles']} cycles)",
+         f"p50 {p['cycle_p50_ms']:.0f} ms, p99 {p['cycle_p99_ms']:.0f} ms",
+         f"its snapshot read alone p50 {p['snapshot_p50_ms']:.0f} ms"),
+        ("f. idle memory", f"worker host {m['worker_pss_mb']:.0f} MB PSS, API worker "
+         f"{m['api_rss_mb']:.0f} MB, consumer {m['consumer_rss_mb']:.0f} MB, scheduler "
+         f"{m['scheduler_rss_mb']:.0f} MB RSS", "-"),
+        (f"g. job list, {h['jobs']} jobs (first page / deep page by cursor / each filter)",
+         f"p99 {h['list_first_page_p99_ms']:.1f} / {h['list_deep_page_cursor_p99_ms']:.1f} / "
+         f"{max(h[f'list_{k}_p99_ms'] for k in ('workspace', 'status', 'batch', 'member')):.1f}"
+         " ms", f"deep page by offset p99 {h['list_deep_page_offset_p99_ms']:.1f} ms"),
+        ("g. job detail / logs?lines=100",
+         f"p99 {h['detail_p99_ms']:.1f} / {h['logs_100_p99_ms']:.1f} ms", "-"),
     ]
 
 
@@ -589,7 +458,7 @@ def print_report(results: dict, machine: dict, command: str) -> None:
           f"load average {machine['load_before']:.2f} before the run")
     print(f"stack:   {machine['database']}, Redis {machine['redis_url']}, "
           f"API {machine['api_workers']} gunicorn workers, scheduler, 1 one-slot cpu host, "
-          "no webhooks")
+          "webhooks on (a receiver in the benchmark)")
     print(f"command: {command}")
     print()
     print_table(("figure", "value", "floor (same run)"), figure_rows(results))
@@ -600,6 +469,9 @@ def print_report(results: dict, machine: dict, command: str) -> None:
     print("CPU seconds during each measurement (worker includes its scripts; "
           "redis is the whole server process):")
     print_table(("phase", "wall s", *services), rows)
+    print()
+    print("issue 12's targets (same-run floors; --check fails a figure past its band):")
+    print_table(("target", "figure", "target", "verdict"), targets.rows(results))
 
 
 def print_table(header: tuple, rows: list[tuple]) -> None:
@@ -633,9 +505,6 @@ def p50_p95(data: dict, name: str) -> str:
     return f"p50 {data[name + '_p50_ms']:.0f} ms, p95 {data[name + '_p95_ms']:.0f} ms"
 
 
-def progress(message: str) -> None:
-    print(f"[bench] {message}", flush=True)
-
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -646,13 +515,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--api-workers", type=int, default=2, help="gunicorn workers (2)")
     for name, default, help_text in COUNTS:
         parser.add_argument("--" + name.replace("_", "-"), type=int,
-                            help=f"{help_text} (default {default}, --quick {QUICK[name]})")
+                            help=f"{help_text} (default {default}, --short {SHORT[name]}, "
+                             f"--quick {QUICK[name]})")
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    parser.add_argument("--short", action="store_true", help="CI's counts (about 3 minutes)")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a figure is past its "
+                        "target by more than its noise band (scripts/benchlib/targets.py)")
+    parser.add_argument("--strict", action="store_true",
+                        help="with --check, also fail the targets not met yet")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     args = parser.parse_args(argv)
-    for name, default, _help in COUNTS:  # an explicit count wins over --quick
+    preset = QUICK if args.quick else SHORT if args.short else None
+    for name, default, _help in COUNTS:  # an explicit count wins over --quick and --short
         if getattr(args, name) is None:
-            setattr(args, name, QUICK[name] if args.quick else default)
+            setattr(args, name, preset[name] if preset else default)
     return args
 
 
@@ -664,6 +540,11 @@ def main(argv=None) -> int:
     try:
         with running_stack(args) as stack:
             results = run_all(stack, args)
+        results["placer"] = placer_cycle(args)
+        results["curve"] = curve_read(args)
+        progress(f"g. reads with {args.history_jobs} jobs in the database")
+        results["history"] = history.measure(args.database_url or "sqlite://",
+                                             args.history_jobs, args.reads)
     except KeyboardInterrupt:
         print("[bench] interrupted; the stack was stopped", file=sys.stderr)
         return 130
@@ -672,7 +553,10 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine, "command": command,
                                                "options": vars(args), **results}, indent=2))
-    return 0
+    failures = targets.check(results, args.strict) if args.check else []
+    for failure in failures:
+        print(f"[bench] FAILED {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -72,6 +72,10 @@ def stack_env(tmp_path_factory, database_url, script_root, receiver, redis_clien
         "TRAINQ_DATABASE_URL": database_url, "TRAINQ_REDIS_URL": REDIS_URL,
         "TRAINQ_VAR_DIR": str(var), "TRAINQ_SCRIPT_ROOT": str(script_root),
         "TRAINQ_POOLS": "cpu=0,gpu=1,idle=2", "TRAINQ_NOTIFY_URL": receiver.url,
+        # Seed 004's specs: the pools' resources by name, two of them priced.
+        "TRAINQ_SPECS": "cpu-1=gpu:0,cpu:1,mem_gi:1,pool:cpu;gpu-1=gpu:1,cpu:2,mem_gi:2,pool:gpu;"
+                        "parked=gpu:0,cpu:1,mem_gi:1,pool:idle",
+        "TRAINQ_SPEC_PRICES": "cpu-1=0.25,gpu-1=2.5",
         "TRAINQ_SECRET_KEY": secrets.token_hex(32), "TRAINQ_ADMIN_USERNAME": "admin",
         "TRAINQ_ADMIN_PASSWORD": ADMIN_PASSWORD, "TRAINQ_API_PORT": str(free_port()),
         "TRAINQ_STOP_GRACE_SECONDS": "2", "TRAINQ_HEARTBEAT_SECONDS": "1",

@@ -1,4 +1,6 @@
-"""Project rules for docker-compose.yml and the Dockerfile that the compose schema cannot express.
+"""docker-compose.yml against the compose specification's schema (offline: the schema is vendored
+in tests/fixtures/compose-spec/), and project rules for it and the Dockerfile that the schema
+cannot express.
 
 There is no Docker engine where the tests run, so these read the files: every trainq service runs
 a real `trainq` subcommand, sets only TRAINQ_* variables that config/settings.py reads, GPU workers
@@ -18,6 +20,7 @@ from workers.host import parse_gpus
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
+COMPOSE_SCHEMA = ROOT / "tests" / "fixtures" / "compose-spec" / "compose-spec.json"
 DOCKERFILE = ROOT / "Dockerfile"
 
 # ${VAR}, ${VAR:-x}, ${VAR:?msg} and $VAR, but not $$VAR / $${VAR} (escaped for the container).
@@ -50,6 +53,39 @@ def trainq_services(compose: dict) -> dict[str, dict]:
     }
     assert found, "no service uses the trainq image"
     return found
+
+
+def _interpolate(text: str) -> str:
+    """What compose does before it validates: ${VAR:-default} and ${VAR-default} take the default,
+    any other reference a placeholder value; $$ is a literal $ for the container."""
+    def value(match: re.Match) -> str:
+        return match.group("default") if match.group("default") is not None else "set-by-host"
+    text = re.sub(r"(?<!\$)\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+                  r"(?::?-(?P<default>[^}]*)|:?\?[^}]*)?\}", value, text)
+    return re.sub(r"(?<!\$)\$(?=[A-Za-z_])", "", text).replace("$$", "$")
+
+
+def test_the_compose_file_follows_the_compose_specification(compose_text: str) -> None:
+    from jsonschema import Draft7Validator
+
+    validator = Draft7Validator(json.loads(COMPOSE_SCHEMA.read_text()),
+                                format_checker=Draft7Validator.FORMAT_CHECKER)
+    problems = [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
+                for e in validator.iter_errors(yaml.safe_load(_interpolate(compose_text)))]
+    assert not problems, "docker-compose.yml breaks the compose specification:\n" + \
+        "\n".join(problems)
+
+
+def test_the_schema_check_catches_a_wrong_compose_file(compose: dict) -> None:
+    """The check above can fail: a misspelt key and a wrong type are both reported."""
+    from jsonschema import Draft7Validator
+
+    broken = json.loads(json.dumps(compose))
+    api = broken["services"]["api"]
+    api["restart_policy"], api["ports"] = "always", "8000:8000"
+    errors = list(Draft7Validator(json.loads(COMPOSE_SCHEMA.read_text())).iter_errors(broken))
+    assert any("restart_policy" in e.message for e in errors)
+    assert any(list(e.absolute_path)[-1:] == ["ports"] for e in errors)
 
 
 def _words(command) -> list[str]:

@@ -131,6 +131,53 @@ def test_the_reaper_retries_the_whole_gang_when_one_instance_goes_silent(
         redis_client.zrem(CLAIMED_SET, *(claimed_member(gang_job.id, 1, r) for r in (0, 1)))
 
 
+def _leases(redis_client, job, **by_rank):
+    """Set each instance's lease: "alive", "silent" (long past) or "done"."""
+    now = int(redis_client.time()[0])
+    for name, state in by_rank.items():
+        rank = int(name[1:])
+        at = {"alive": now + 3600, "silent": now - 3600, "done": now}[state]
+        value = f"h{rank}/pid|{at}" if state != "done" else "done|0"
+        redis_client.set(lease_key(job.id, 1, rank), value)
+    redis_client.zadd(CLAIMED_SET, {claimed_member(job.id, 1, r): now for r in (0, 1)})
+
+
+def _sweep(db, redis_client, settings, job):
+    try:
+        return Reaper(SimpleNamespace(db=db, settings=settings), redis_client).run_once()
+    finally:
+        redis_client.zrem(CLAIMED_SET, *(claimed_member(job.id, 1, r) for r in (0, 1)))
+
+
+def test_a_failure_echoing_a_lost_host_retries_the_gang(db, redis_client, gang_job, settings):
+    """gb's worker dies; the rank on ga fails at once (its peer is gone) and says so before
+    gb's lease runs out. That is a lost host, not the script's fault: the attempt is retried."""
+    _apply(db, redis_client, _started(gang_job, 0, "ga"), _started(gang_job, 1, "gb"),
+           _finished(gang_job, 0, "failed", 1, "gloo: connection closed by peer", "user_error"))
+    job, statuses, _ = _job(db, gang_job.id)
+    assert job.status == "training" and statuses == ["queued", "training"]   # not yet a verdict
+    assert redis_client.get(gang_end_key(gang_job.id, 1))   # yet gb's instance stops, if alive
+    _leases(redis_client, gang_job, r0="done", r1="silent")
+    assert (gang_job.id, "retried") in _sweep(db, redis_client, settings, gang_job)
+    job, statuses, attempt = _job(db, gang_job.id)
+    assert job.attempt == 2 and statuses == ["queued", "training", "queued"]
+    assert attempt.failure_class == "worker_lost" and "(instance 1 of 2)" in attempt.message
+
+
+def test_a_failure_stands_once_no_instance_was_lost(db, redis_client, gang_job, settings):
+    _apply(db, redis_client, _started(gang_job, 0, "ga"), _started(gang_job, 1, "gb"),
+           _finished(gang_job, 0, "failed", 3, "ValueError: bad shape", "user_error"))
+    _leases(redis_client, gang_job, r0="done", r1="alive")   # gb still stopping
+    assert _sweep(db, redis_client, settings, gang_job) == []
+    assert _job(db, gang_job.id)[0].status == "training"
+    _leases(redis_client, gang_job, r0="done", r1="done")    # gb stopped (ended by its gang)
+    assert (gang_job.id, "failed") in _sweep(db, redis_client, settings, gang_job)
+    job, statuses, attempt = _job(db, gang_job.id)
+    assert statuses == ["queued", "training", "failed"]
+    assert job.failure_message == "instance 0 of 2: ValueError: bad shape"
+    assert (attempt.failure_class, attempt.exit_code) == ("user_error", 3)
+
+
 def test_claimed_members_name_their_instance():
     assert claimed_member("j", 3) == "j|3" and claimed_member("j", 3, 2) == "j|3|2"
     assert parse_claimed_member("j|3") == ("j", 3, 0)

@@ -67,6 +67,12 @@ def _rank_pids(cluster, job_id: str, forget: bool = False) -> dict[str, int]:
     return pids
 
 
+def _retried_or_ended(client: ApiClient, job_id: str) -> dict | None:
+    job = client.job(job_id)
+    return job if job["attempt"] == 2 or job["status"] in ("failed", "completed",
+                                                            "cancelled") else None
+
+
 def _none_alive(pids) -> None:
     wait_until(lambda: not any(alive(pid) for pid in pids), timeout=30)
 
@@ -111,11 +117,17 @@ def test_a_lost_host_ends_the_gang_and_the_job_retries_as_a_whole(cluster, clien
     agents = _instance_pids(client, job_id)
     ranks = _rank_pids(cluster, job_id, forget=True)
     cluster.kill("gb")   # the whole worker of host gb, as a crashed host
-    wait_until(lambda: client.job(job_id)["attempt"] == 2, timeout=LEASE_SECONDS + 15)
-    _none_alive([*agents.values(), *ranks.values()])   # ga's instance too
-    lost = client.job(job_id)["attempts"][0]
-    assert lost["failure_class"] == "worker_lost" and "(instance 1 of 2)" in lost["message"]
-    cluster.start("gb")
+    try:
+        # The reaper's verdict, or whatever ended the job instead, which the assert then shows.
+        # Generous: on a loaded 2-core CI machine the consumer may be backing off a busy SQLite.
+        job = wait_until(lambda: _retried_or_ended(client, job_id), timeout=LEASE_SECONDS + 40)
+        assert job["attempt"] == 2, (job["status"], job["failure_message"], job["attempts"],
+                                     cluster.services["consumer"].log()[-4000:])
+        _none_alive([*agents.values(), *ranks.values()])   # ga's instance too
+        lost = client.job(job_id)["attempts"][0]
+        assert lost["failure_class"] == "worker_lost" and "(instance 1 of 2)" in lost["message"]
+    finally:
+        cluster.start("gb")  # the later tests need both hosts, whatever happened here
     agents = _instance_pids(client, job_id, attempt=2)   # the whole gang again
     ranks = _rank_pids(cluster, job_id)
     assert client.wait_status(job_id, "training", timeout=30)["attempt"] == 2

@@ -83,3 +83,20 @@ def test_logs_lines_parameter(api):
     assert logs.json()["data"]["logs"] == ["plain line"]
     bad = api.request("GET", f"/api/v1/training/jobs/{job_id}/logs", params={"lines": 0})
     assert bad.status_code == 400 and "lines" in bad.json()["errors"]
+
+
+UTC_Z = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
+
+
+def test_datetimes_are_utc_with_z_as_the_document_writes_them(api, workspace):
+    """Seed 001 writes `2026-01-26T10:00:00Z`: UTC with Z (milliseconds allowed), never +00:00."""
+    import re
+
+    job_id = api.submit_ok(gpu=2, workspace_id=workspace)
+    api.request("POST", f"/api/v1/training/jobs/{job_id}/stop")
+    detail = api.job(job_id)
+    item = _list(api, workspace_id=workspace)["items"][0]
+    moments = [detail["created_at"], detail["finished_at"], detail["timeline"]["created"],
+               detail["timeline"]["finished"], item["created_at"]]
+    assert all(re.match(UTC_Z, moment) for moment in moments), moments
+    assert detail["started_at"] is None and detail["timeline"]["started"] is None

@@ -17,11 +17,13 @@ import redis as redis_lib
 import requests
 
 from tests.conftest import REDIS_URL, ROOT
+from tests.support.passes import only_on
 from tests.faults.conftest import wait_until
 from tests.support.client import ApiClient
 from tests.support.stack import free_port
 
-pytestmark = pytest.mark.e2e
+# `trainq up` starts its own SQLite database whichever database the suite was given.
+pytestmark = [pytest.mark.e2e, only_on("sqlite", "trainq up always runs on its own SQLite")]
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
@@ -98,8 +100,34 @@ def _kill_everything(proc: subprocess.Popen) -> None:
             pass
 
 
+FAKE_NVML = '''"""NVML as a machine with two GPUs answers it (for a machine that has none)."""
+def nvmlInit(): pass
+def nvmlShutdown(): pass
+def nvmlDeviceGetCount(): return 2
+def nvmlDeviceGetHandleByIndex(index): return index
+def nvmlDeviceGetUUID(handle): return f"GPU-0000000{handle}-aaaa-bbbb-cccc-000000000000"
+def nvmlDeviceGetName(handle): return b"NVIDIA H100 80GB HBM3"
+class _Memory: total = 80 * 2**30
+def nvmlDeviceGetMemoryInfo(handle): return _Memory()
+'''
+
+
+def _with_two_fake_gpus(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    """Put a stand-in pynvml first on the path of `trainq up` and of every service it starts."""
+    fake = tmp_path / "fake-nvml"
+    fake.mkdir()
+    (fake / "pynvml.py").write_text(FAKE_NVML)
+    return {**env, "PYTHONPATH": f"{fake}{os.pathsep}{env['PYTHONPATH']}"}
+
+
+def _hosts(api: ApiClient) -> dict[str, dict]:
+    page = api.request("GET", "/api/v1/admin/workers").json()["data"]
+    return {host["name"]: host for host in page["items"]}
+
+
 def test_trainq_up_runs_the_whole_system_and_stops_cleanly(tmp_path):
-    env = _up_env(tmp_path)
+    """With (stand-in) NVIDIA GPUs: a gpu worker host beside the cpu one, each takes its jobs."""
+    env = _with_two_fake_gpus(tmp_path, _up_env(tmp_path))
     flower_port = env["TRAINQ_FLOWER_PORT"]
     proc, log = _start_up(tmp_path, env)
     try:
@@ -109,13 +137,22 @@ def test_trainq_up_runs_the_whole_system_and_stops_cleanly(tmp_path):
         assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
         assert str(password_file) in log.read_text()
         api = ApiClient.login(url, "admin", password_file.read_text().strip())
+        assert "GPUs           2 found by NVML:" in log.read_text()
+        assert "1: NVIDIA H100 80GB HBM3, 80 GiB, GPU-00000001-" in log.read_text()
+        assert "served by the worker host 'gpu-local' in pool 'gpu'" in log.read_text()
+        wait_until(lambda: len(_hosts(api)) == 2, timeout=30)
+        hosts = _hosts(api)
+        assert hosts["gpu-local"]["pool"] == "gpu" and len(hosts["gpu-local"]["gpus"]) == 2
         job_id = api.submit_ok(args=["--epochs", "2"])
+        gpu_job = api.submit_ok(args=["--epochs", "1"], gpu=1)
         assert api.wait_terminal(job_id, timeout=120)["status"] == "completed"
+        finished = api.wait_terminal(gpu_job, timeout=120)
+        assert finished["status"] == "completed" and finished["pool"] == "gpu", finished
         flower = requests.get(f"http://127.0.0.1:{flower_port}/api/workers", timeout=10,
                               auth=("admin", password_file.read_text().strip()))
         assert flower.status_code == 200
         members = _descendants(proc.pid)
-        assert len(members) >= 5  # api (+ its workers), consumer, worker (+ pool child), flower
+        assert len(members) >= 6  # api (+ its workers), consumer, 2 workers (+ children), flower
         proc.send_signal(signal.SIGINT)  # what Ctrl-C does
         assert proc.wait(timeout=40) == 0
         time.sleep(0.5)
@@ -154,6 +191,7 @@ def test_a_crashed_service_is_restarted_while_the_others_keep_serving(tmp_path):
         url = f"http://127.0.0.1:{env['TRAINQ_API_PORT']}"
         _wait_healthy(url, proc, log)
         api = ApiClient.login(url, "admin", (tmp_path / "var" / "admin-password").read_text().strip())
+        assert "GPUs           none: NVML is not available" in log.read_text()  # no NVIDIA here
         release = tmp_path / "release"
         job_id = api.submit_ok(script_path="wait_for_file.py", args=[str(release), "120"])
         api.wait_status(job_id, "training", timeout=60)

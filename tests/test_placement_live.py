@@ -22,6 +22,7 @@ from tests.conftest import ADMIN_PASSWORD
 from tests.faults.conftest import wait_until
 from tests.support.client import ApiClient
 from tests.support.cluster import private_cluster
+from tests.support.passes import only_on
 from workers import allocations
 
 pytestmark = pytest.mark.placement
@@ -69,8 +70,10 @@ def _submit_mix(client: ApiClient, record: Path, count: int, seed: int,
 
 
 def _records(record: Path) -> list[dict]:
-    return [json.loads(line) for line in record.read_text().splitlines()] if record.exists() \
-        else []
+    """Every complete line: a script may be appending the last one while this reads (CI once
+    parsed half a line), and a line counts once its newline is there."""
+    text = record.read_text() if record.exists() else ""
+    return [json.loads(line) for line in text.split("\n")[:-1]]
 
 
 def _wait_all_recorded(record: Path, count: int, timeout: float) -> list[dict]:
@@ -133,6 +136,8 @@ def _assert_nothing_held(redis) -> None:
         assert redis.hlen(host_jobs_key(host)) == 0, host
 
 
+@only_on("postgres", "the 400-job load proof (2.5 minutes) is about the placer, not the database; "
+                     "it runs on the one production deployments use")
 def test_400_mixed_jobs_share_4_hosts_of_8_gpus(cluster, client, tmp_path):
     record = tmp_path / "gpus.jsonl"
     started = time.monotonic()

@@ -24,7 +24,9 @@ UNVERSIONED = {"script_path": "train.py", "args": ["--lr", "0.1"], "envs": {"SEE
 
 
 def test_a_task_spec_round_trips_through_json():
-    for spec in (SPEC, replace(SPEC, launcher=Launcher.TORCHRUN, nproc_per_node=4)):
+    for spec in (SPEC, replace(SPEC, launcher=Launcher.TORCHRUN, nproc_per_node=4),
+                 replace(SPEC, env_id="torch2", datasets={"train": ["mnist/1"], "test": []},
+                         tb_summary_path="tb")):
         wire = json.loads(json.dumps(spec.to_wire()))  # what Celery's JSON serializer carries
         assert TaskSpec.from_wire(wire) == spec
 
@@ -34,12 +36,20 @@ def test_a_spec_is_written_in_the_lowest_version_that_carries_it():
     than running it as a plain script."""
     assert TaskSpec.from_wire(UNVERSIONED) == SPEC
     assert SPEC.to_wire() == {**UNVERSIONED, "launcher": "python", "nproc_per_node": None,
+                              "env_id": "default", "datasets": None, "tb_summary_path": None,
                               "version": 1}
-    assert replace(SPEC, launcher=Launcher.TORCHRUN).to_wire()["version"] == 2 == PROTOCOL_VERSION
+    assert replace(SPEC, launcher=Launcher.TORCHRUN).to_wire()["version"] == 2
+
+
+@pytest.mark.parametrize("change", [{"env_id": "torch2"}, {"datasets": {"train": ["d/1"]}},
+                                    {"tb_summary_path": "tb"}])
+def test_a_version_2_worker_refuses_an_environment_datasets_or_tensorboard(change):
+    """It would run the job with the wrong interpreter or without its data: better refused."""
+    assert replace(SPEC, **change).to_wire()["version"] == 3 == PROTOCOL_VERSION
 
 
 def test_a_newer_spec_is_refused_with_what_to_do():
-    with pytest.raises(ProtocolError, match=r"version 3 is newer.*upgrade trainq"):
+    with pytest.raises(ProtocolError, match=rf"version {PROTOCOL_VERSION + 1} is newer.*upgrade trainq"):
         TaskSpec.from_wire({**UNVERSIONED, "version": PROTOCOL_VERSION + 1})
     with pytest.raises(ProtocolError, match=r"launcher 'mpirun' is not one of"):
         TaskSpec.from_wire({**UNVERSIONED, "launcher": "mpirun", "version": 2})
@@ -51,7 +61,9 @@ def test_fields_added_later_are_ignored_by_this_version():
 
 @pytest.mark.parametrize("change", [
     {"script_path": None}, {"cpu": "2"}, {"gpu": True}, {"args": "--lr"}, {"args": [1]},
-    {"envs": {"SEED": 1}}, {"envs": []}, {"dataset_id": "7"}, {"version": "1"}, {"version": 0}])
+    {"envs": {"SEED": 1}}, {"envs": []}, {"dataset_id": "7"}, {"version": "1"}, {"version": 0},
+    {"env_id": None}, {"datasets": {"train": "d/1"}}, {"datasets": {"train": [1]}},
+    {"datasets": []}, {"tb_summary_path": 1}])
 def test_a_malformed_spec_is_refused(change):
     with pytest.raises(ProtocolError):
         TaskSpec.from_wire({**UNVERSIONED, **change})
@@ -142,6 +154,7 @@ def test_the_script_helper_copies_agree_with_the_protocol():
     """workers/reporting.py stands alone on a script's path, so it keeps its own copies."""
     assert reporting.PREFIX == protocol.METRIC_LINE_PREFIX
     assert reporting.NAMED_METRICS == protocol.NAMED_METRICS
+    assert reporting.MAX_STEP == protocol.MAX_STEP
 
 
 def test_the_consumer_handles_every_event_kind_and_outcome():

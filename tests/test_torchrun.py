@@ -86,7 +86,12 @@ def test_a_multi_host_pytorch_job_runs_under_torchrun_and_says_it_needs_two_host
         assert (job["instance_count"], job["launcher"]) == (2, "torchrun")
         def planned():
             return api.request("GET", f"/api/v1/training/jobs/{job_id}/queue").json()["data"]
-        wait_until(lambda: planned()["reason"] == "too_big", timeout=30)
+        seen = []   # what the queue said instead, shown if it never says too_big
+        try:
+            wait_until(lambda: seen.append(planned()) or seen[-1]["reason"] == "too_big",
+                       timeout=30)
+        except AssertionError:
+            raise AssertionError(f"the queue never said too_big: {seen[-3:]}") from None
         assert "needs 2 hosts" in planned()["message"]
     finally:
         api.request("POST", f"/api/v1/training/jobs/{job_id}/stop")

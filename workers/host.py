@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from config.settings import SettingsError
+from workers.environments import default_envs, from_text, to_text
 
 #: Set by `trainq worker` for the Celery process it starts; not user settings.
 HOST_POOL_ENV, HOST_GPUS_ENV, HOST_CPUS_ENV, HOST_NAME_ENV, HOST_SLOTS_ENV, HOST_ADDR_ENV = (
     "TRAINQ_HOST_POOL", "TRAINQ_HOST_GPUS", "TRAINQ_HOST_CPUS", "TRAINQ_HOST_NAME",
     "TRAINQ_HOST_SLOTS", "TRAINQ_HOST_ADDR")
+HOST_ENVS_ENV = "TRAINQ_HOST_ENVS"
 #: Host names become Redis keys and a Celery queue name: keep them plain.
 _HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
@@ -27,11 +29,14 @@ class Host:
     slots: int = 1
     #: Where the other hosts of a multi-host job reach this one (torchrun's master, TF_CONFIG).
     addr: str = "127.0.0.1"
+    #: Runtime environments: name -> interpreter (workers/environments.py).
+    envs: dict[str, str] = field(default_factory=default_envs)
 
     def env(self) -> dict[str, str]:
         return {HOST_POOL_ENV: self.pool, HOST_GPUS_ENV: ",".join(self.gpus),
                 HOST_CPUS_ENV: format_cpus(self.cpus), HOST_NAME_ENV: self.name,
-                HOST_SLOTS_ENV: str(self.slots), HOST_ADDR_ENV: self.addr}
+                HOST_SLOTS_ENV: str(self.slots), HOST_ADDR_ENV: self.addr,
+                HOST_ENVS_ENV: to_text(self.envs)}
 
     @classmethod
     def from_env(cls) -> "Host":
@@ -41,7 +46,8 @@ class Host:
                    cpus=parse_cpus(cpus) if cpus else None,
                    name=os.environ.get(HOST_NAME_ENV) or socket.gethostname(),
                    slots=int(os.environ.get(HOST_SLOTS_ENV) or 1),
-                   addr=os.environ.get(HOST_ADDR_ENV) or default_addr())
+                   addr=os.environ.get(HOST_ADDR_ENV) or default_addr(),
+                   envs=from_text(os.environ.get(HOST_ENVS_ENV, "")))
 
 
 def default_addr() -> str:
@@ -87,22 +93,49 @@ def parse_gpus(text: str) -> tuple[str, ...]:
     return tuple(ids)
 
 
+@dataclass(frozen=True)
+class FoundGpu:
+    """A GPU as NVML describes it."""
+
+    uuid: str
+    name: str
+    memory_gib: float
+
+
 def discover_gpus() -> tuple[str, ...]:
     """Every GPU NVML sees, by UUID: stable across reboots and driver updates, unlike indexes."""
+    try:
+        return tuple(gpu.uuid for gpu in nvml_gpus())
+    except NvmlUnavailable as exc:
+        raise SettingsError(f"--gpus all needs an NVIDIA driver, and NVML answered: {exc}; "
+                            "give the GPU ids instead, e.g. --gpus 0-7") from None
+
+
+class NvmlUnavailable(Exception):
+    """No NVML library, no driver or no device: why, in NVML's words."""
+
+
+def nvml_gpus() -> tuple[FoundGpu, ...]:
+    """The GPUs of this machine, in NVML's order; NvmlUnavailable says why there are none."""
     try:
         import pynvml
         pynvml.nvmlInit()
     except Exception as exc:  # noqa: BLE001 - no library, no driver, no device: one message
-        raise SettingsError(f"--gpus all needs an NVIDIA driver, and NVML answered: {exc}; "
-                            "give the GPU ids instead, e.g. --gpus 0-7") from None
+        raise NvmlUnavailable(str(exc) or type(exc).__name__) from None
     try:
-        return tuple(_uuid(pynvml.nvmlDeviceGetUUID(pynvml.nvmlDeviceGetHandleByIndex(i)))
+        return tuple(_found(pynvml, pynvml.nvmlDeviceGetHandleByIndex(i))
                      for i in range(pynvml.nvmlDeviceGetCount()))
     finally:
         pynvml.nvmlShutdown()
 
 
-def _uuid(value) -> str:
+def _found(pynvml, handle) -> FoundGpu:
+    memory = pynvml.nvmlDeviceGetMemoryInfo(handle).total
+    return FoundGpu(_text(pynvml.nvmlDeviceGetUUID(handle)),
+                    _text(pynvml.nvmlDeviceGetName(handle)), round(memory / 2**30, 1))
+
+
+def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 

@@ -38,9 +38,10 @@ class HostAgent:
             try:
                 register(worker_redis(self.settings.redis_url), self.host)
                 if not announced:
-                    log.info("host %s registered: pool %s, GPUs [%s], %d slot(s)",
-                             self.host.name, self.host.pool, ",".join(self.host.gpus),
-                             self.host.slots)
+                    log.info("host %s registered: pool %s, GPUs [%s], %d slot(s), "
+                             "environments %s", self.host.name, self.host.pool,
+                             ",".join(self.host.gpus), self.host.slots,
+                             ", ".join(f"{k}={v}" for k, v in sorted(self.host.envs.items())))
                     announced = True
             except RedisError as exc:  # keep beating: the registry comes back with Redis
                 log.warning("host heartbeat failed: %s", exc)

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from config.keys import HOSTS_SET, host_jobs_key, host_key
+from config.protocol import DEFAULT_ENV
 from workers.host import Host
 
-# KEYS: host hash, hosts set. ARGV: name, pool, GPU csv, slots, address. Stamped with the
-# server's clock.
+# KEYS: host hash, hosts set. ARGV: name, pool, GPU csv, slots, address, environment names csv.
+# Stamped with the server's clock.
 _REGISTER = """
 local now = redis.call('TIME')[1]
 redis.call('HSET', KEYS[1], 'pool', ARGV[2], 'gpus', ARGV[3], 'slots', ARGV[4], 'seen', now,
-           'addr', ARGV[5])
+           'addr', ARGV[5], 'envs', ARGV[6])
 redis.call('SADD', KEYS[2], ARGV[1])
 return now
 """
@@ -42,6 +43,7 @@ class HostRecord:
     draining: bool
     jobs: dict[str, tuple[str, ...]]  # "<job>|<attempt>" -> GPU ids it holds here
     addr: str = ""  # where the other hosts of a multi-host job reach it
+    envs: tuple[str, ...] = (DEFAULT_ENV,)  # its runtime environments' names, sorted
 
     def state(self, now: int, fresh_seconds: float) -> HostState:
         if now - self.seen > fresh_seconds:
@@ -61,7 +63,8 @@ class HostRecord:
 def register(redis, host: Host) -> int:
     """Announce the host as alive now; returns the server time it was stamped with."""
     return int(redis.eval(_REGISTER, 2, host_key(host.name), HOSTS_SET, host.name, host.pool,
-                          ",".join(host.gpus), host.slots, host.addr))
+                          ",".join(host.gpus), host.slots, host.addr,
+                          ",".join(sorted(host.envs))))
 
 
 def go_offline(redis, name: str) -> None:
@@ -104,7 +107,9 @@ def _record(name: str, fields: dict, jobs: dict) -> HostRecord | None:
                       slots=int(fields.get("slots") or 0), seen=int(fields.get("seen") or 0),
                       draining=bool(fields.get("draining")),
                       jobs={member: _ids(gpus) for member, gpus in jobs.items()},
-                      addr=fields.get("addr", ""))
+                      addr=fields.get("addr", ""),
+                      # A worker from before environments registers none: it has its own Python.
+                      envs=_ids(fields.get("envs", "")) or (DEFAULT_ENV,))
 
 
 def _ids(csv: str) -> tuple[str, ...]:

@@ -15,17 +15,20 @@ from workers.gang import Gang
 TORCHRUN_SIGNALS = "SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1,SIGUSR2"
 
 
-def command(spec: TaskSpec, script: Path, gpus: tuple[str, ...],
-            gang: Gang | None = None) -> list[str]:
+def command(spec: TaskSpec, script: Path, gpus: tuple[str, ...], gang: Gang | None = None,
+            python: str = sys.executable) -> list[str]:
+    """`python`: the interpreter of the job's runtime environment (workers/environments.py)."""
     if spec.launcher == Launcher.TORCHRUN:
-        return [*torchrun(spec, gpus, gang), str(script), *spec.args]
-    return [sys.executable, str(script), *spec.args]
+        return [*torchrun(spec, gpus, gang, python), str(script), *spec.args]
+    return [python, str(script), *spec.args]
 
 
-def torchrun(spec: TaskSpec, gpus: tuple[str, ...], gang: Gang | None = None) -> list[str]:
-    """No restarts: a failed process fails the attempt, and trainq's own retries decide."""
+def torchrun(spec: TaskSpec, gpus: tuple[str, ...], gang: Gang | None = None,
+             python: str = sys.executable) -> list[str]:
+    """No restarts: a failed process fails the attempt, and trainq's own retries decide.
+    torchrun's agent starts its workers with its own interpreter: the environment's."""
     per_node = spec.nproc_per_node or max(1, len(gpus))
-    return [sys.executable, "-m", "torch.distributed.run", *_rendezvous(gang),
+    return [python, "-m", "torch.distributed.run", *_rendezvous(gang),
             f"--nproc-per-node={per_node}", "--max-restarts=0",
             f"--signals-to-handle={TORCHRUN_SIGNALS}"]
 

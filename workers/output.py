@@ -9,39 +9,58 @@ import time
 from collections import deque
 from typing import IO, Any
 
-from config.protocol import METRIC_LINE_PREFIX, NAMED_METRICS, EventKind
+from config.protocol import MAX_STEP, METRIC_LINE_PREFIX, NAMED_METRICS, EventKind
 
 MAX_LINE_CHARS = 8192
 BATCH_LINES, BATCH_SECONDS = 500, 0.1
 _DONE = object()
 
 
+def parse_report(text: str) -> tuple[EventKind, dict[str, Any]] | None:
+    """What a `##trainq {...}` line reports: an epoch (it has "epoch"), else a step (it has
+    "step"); None for an ordinary or invalid line, which stays a log line."""
+    record = _report_object(text)
+    if record is None:
+        return None
+    if "epoch" in record:
+        return (EventKind.EPOCH, _epoch(record)) if _is_count(record["epoch"]) else None
+    if _is_count(record.get("step")) and record["step"] <= MAX_STEP:
+        return EventKind.STEPS, {"step": record["step"], "values": _numbers(record, ("step",))}
+    return None
+
+
 def parse_metric_line(text: str) -> dict[str, Any] | None:
     """The epoch record of a `##trainq {...}` line; None when the line is not a valid one."""
+    report = parse_report(text)
+    return report[1] if report is not None and report[0] is EventKind.EPOCH else None
+
+
+def _report_object(text: str) -> dict[str, Any] | None:
     if not text.startswith(METRIC_LINE_PREFIX):
         return None
     try:
         record = json.loads(text[len(METRIC_LINE_PREFIX):])
     except ValueError:
         return None
-    if not isinstance(record, dict) or not _is_int(record.get("epoch")) or record["epoch"] < 0:
-        return None
-    return _normalise(record)
+    return record if isinstance(record, dict) else None
 
 
-def _normalise(record: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"epoch": record["epoch"], **dict.fromkeys(NAMED_METRICS), "extra": {}}
+def _epoch(record: dict[str, Any]) -> dict[str, Any]:
+    extra = _numbers(record, ("epoch", "total_epochs"))
+    named = {name: extra.pop(name, None) for name in NAMED_METRICS}
     total = record.get("total_epochs")
-    out["total_epochs"] = total if _is_int(total) else None
-    for key, value in record.items():
-        if key in ("epoch", "total_epochs") or not _is_number(value):
-            continue
-        value = value if math.isfinite(value) else None
-        if key in NAMED_METRICS:
-            out[key] = value
-        else:
-            out["extra"][key[:100]] = value
-    return out
+    return {"epoch": record["epoch"], **named, "extra": extra,
+            "total_epochs": total if _is_int(total) else None}
+
+
+def _numbers(record: dict[str, Any], skip: tuple[str, ...]) -> dict[str, float | int | None]:
+    """The numeric values of a report by name (at most 100 characters); NaN and inf as None."""
+    return {key[:100]: value if math.isfinite(value) else None
+            for key, value in record.items() if key not in skip and _is_number(value)}
+
+
+def _is_count(value) -> bool:
+    return _is_int(value) and value >= 0
 
 
 def _is_int(value) -> bool:
@@ -110,19 +129,29 @@ class OutputShipper:
         return batch, False
 
     def _events(self, batch: list[tuple[str, str]]) -> list[tuple[EventKind, dict[str, Any]]]:
-        """Log lines grouped into one event; a metric line splits the group to keep order."""
+        """Log lines grouped into one event; an epoch line splits the group to keep order. The
+        batch's steps go in one event after them: their step numbers are their order."""
         events: list[tuple[EventKind, dict[str, Any]]] = []
         pending: list[dict[str, Any]] = []
+        steps: list[dict[str, Any]] = []
         for stream, text in batch:
-            metric = parse_metric_line(text) if stream == "stdout" else None
-            if metric is None:
+            report = parse_report(text) if stream == "stdout" else None
+            if report is None:
                 self.seq += 1
                 pending.append({"seq": self.seq, "stream": stream, "line": text})
-                continue
-            if pending:
-                events.append((EventKind.LOG, {"lines": pending}))
-                pending = []
-            events.append((EventKind.EPOCH, metric))
-        if pending:
-            events.append((EventKind.LOG, {"lines": pending}))
-        return events
+            elif report[0] is EventKind.STEPS:
+                steps.append(report[1])
+            else:
+                events.extend(_flush_log(pending))
+                events.append(report)
+        events.extend(_flush_log(pending))
+        return events + ([(EventKind.STEPS, {"steps": steps})] if steps else [])
+
+
+def _flush_log(pending: list[dict[str, Any]]) -> list[tuple[EventKind, dict[str, Any]]]:
+    """The pending lines as one LOG event (none when there are none), emptying the list."""
+    if not pending:
+        return []
+    lines = pending.copy()
+    pending.clear()
+    return [(EventKind.LOG, {"lines": lines})]

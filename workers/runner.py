@@ -13,11 +13,14 @@ from typing import Any
 
 from redis import exceptions as redis_errors
 
-from config.protocol import (RESERVED_ENV_PREFIXES, Allocation, EventKind, FailureClass,
-                             InstanceAssignment, Outcome, PreemptRequest, ProtocolError, TaskSpec)
+from config.protocol import (CONTROL_PLANE_ENVS, RESERVED_ENV_PREFIXES, Allocation, EventKind,
+                             FailureClass, InstanceAssignment, Outcome, PreemptRequest,
+                             ProtocolError, TaskSpec)
 from config.settings import Settings
 from workers import allocations, gang as gangs, launch
 from workers import claim as claims
+from workers.datasets import dataset_env
+from workers.environments import UnknownEnvironment, interpreter
 from workers.events import EventPublisher
 from workers.exits import Stop, classify_exit, signal_name
 from workers.gang import Gang
@@ -137,7 +140,7 @@ def _run_claimed(run: AttemptRun, redis, events: EventPublisher) -> Outcome | Un
             return _report_unstarted(run, redis, gang, events)
     try:
         proc = _start(run, gang)
-    except (ProtocolError, ScriptPathError, OSError) as exc:
+    except (ProtocolError, ScriptPathError, UnknownEnvironment, OSError) as exc:
         return _could_not_start(events, exc)
     events.send(EventKind.STARTED, {"worker": run.host.name, "pid": proc.pid,
                                     "gpus": ",".join(run.gpus), "pool": run.host.pool,
@@ -206,15 +209,20 @@ def _report_unstarted(run: AttemptRun, redis, stop: Stop | None,
 
 def _start(run: AttemptRun, gang: Gang | None = None) -> subprocess.Popen:
     script = resolve_script(run.settings.script_root, run.spec.script_path)
+    python = interpreter(run.host.envs, run.spec.env_id, run.host.name)
     dirs = _job_dirs(run)
     env = {**_script_env(run, dirs), **launch.gang_env(run.spec, gang)}
-    return spawn(launch.command(run.spec, script, run.gpus, gang), env,
+    return spawn(launch.command(run.spec, script, run.gpus, gang, python), env,
                  cwd=str(dirs["TRAINQ_OUTPUT_DIR"]), cpus=run.host.cpus)
 
 
 def _job_dirs(run: AttemptRun) -> dict[str, Path]:
     base = run.settings.work_dir / run.job_id
     dirs = {"TRAINQ_CHECKPOINT_DIR": base / "checkpoints", "TRAINQ_OUTPUT_DIR": base / "output"}
+    if run.spec.tb_summary_path:  # seed 004's TensorBoard logs, inside the job's output
+        tb = (dirs["TRAINQ_OUTPUT_DIR"] / run.spec.tb_summary_path).resolve()
+        if tb.is_relative_to(dirs["TRAINQ_OUTPUT_DIR"].resolve()):
+            dirs["TRAINQ_TB_DIR"] = tb
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
     return dirs
@@ -224,14 +232,13 @@ def _script_env(run: AttemptRun, dirs: dict[str, Path]) -> dict[str, str]:
     # The worker's own TRAINQ_* settings (Redis URL, secrets) are not the script's business.
     env = {k: v for k, v in os.environ.items() if not k.startswith(RESERVED_ENV_PREFIXES)}
     env.update({k: v for k, v in run.spec.envs.items()
-                if not k.startswith(RESERVED_ENV_PREFIXES)})
+                if not k.startswith(RESERVED_ENV_PREFIXES) or k in CONTROL_PLANE_ENVS})
     env.update({k: str(v) for k, v in dirs.items()})
     # Empty CUDA_VISIBLE_DEVICES hides every GPU: a 0-GPU job must not grab one it was not given.
     env.update({"CUDA_VISIBLE_DEVICES": ",".join(run.gpus), "TRAINQ_HOST": run.host.name,
                 "TRAINQ_JOB_ID": run.job_id, "TRAINQ_ATTEMPT": str(run.attempt),
                 "PYTHONUNBUFFERED": "1"})
-    if run.spec.dataset_id is not None:
-        env["TRAINQ_DATASET_DIR"] = str(run.settings.dataset_root / str(run.spec.dataset_id))
+    env.update(dataset_env(run.spec, run.settings.dataset_root))
     return env
 
 

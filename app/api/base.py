@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timezone
 from http import HTTPStatus
 from typing import Any
 
@@ -46,6 +47,17 @@ class StrictBool(fields.Boolean):
         if not isinstance(value, bool):
             raise ValidationError("must be true or false (a JSON boolean)")
         return value
+
+
+class UtcDateTime(fields.DateTime):
+    """A moment as the seed documents write it: UTC with `Z`, to the millisecond
+    (`2026-01-26T10:00:00.000Z`); fixed width, so the strings also sort in time order."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        utc = value.astimezone(timezone.utc)
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 class StrictSchema(Schema):
@@ -103,11 +115,18 @@ def envelope(data: fields.Field | type[Schema] | None, name: str) -> type[Schema
 
 
 def errors(blp: Blueprint, *codes: int):
-    """Document the error responses (the error envelope) an operation can answer, so clients
-    and schema checkers know them; 400 from @arguments is documented by flask-smorest."""
+    """Document the error responses an operation can answer, in its blueprint's error envelope
+    (app/api/envelopes.py), so clients and schema checkers know them; 400 from @arguments is
+    documented by flask-smorest (for another envelope, name 400 here too)."""
+    schema = getattr(getattr(blp, "error_envelope", None), "schema", None)
+
     def decorator(func):
         for code in codes:
-            func = blp.alt_response(code, response=HTTPStatus(code).name)(func)
+            if schema is None:
+                func = blp.alt_response(code, response=HTTPStatus(code).name)(func)
+            else:
+                func = blp.alt_response(code, schema=schema,
+                                        description=HTTPStatus(code).phrase)(func)
         return func
     return decorator
 

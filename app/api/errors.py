@@ -1,4 +1,5 @@
-"""The one error handler: every error leaves as {code, message, data: null, errors?}."""
+"""The one error handler: every error leaves in its API family's envelope (app/api/envelopes.py):
+{code, message, data: null, errors?} for /api/v1, a plain string for seed 004, and so on."""
 from __future__ import annotations
 
 import logging
@@ -6,6 +7,7 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from app.api.envelopes import ApiError, envelope_for_request
 from app.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -21,12 +23,10 @@ HTTP_MESSAGES = {
 
 
 def error_response(status: int, message: str, errors=None, headers=None):
-    body = {"code": status, "message": message, "data": None}
-    if errors:
-        body["errors"] = errors
-    response = jsonify(body)
+    error = ApiError(status, message, errors, headers or {})
+    response = jsonify(envelope_for_request().body(error))
     response.status_code = status
-    response.headers.update(headers or {})
+    response.headers.update(error.headers)
     return response
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from app.consumer.stream import EventStream, stream_client
 from app.consumer.reaper import Reaper
 from app.consumer.reconciler import Reconciler
+from app.consumer.retention import LogRetention
 from app.services.events import apply_event
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class Consumer:
         self.stream = EventStream(redis, self.name)
         self.reaper = Reaper(runtime, redis)
         self.reconciler = Reconciler(runtime, redis)
+        self.retention = LogRetention(runtime.db, runtime.settings.retention_days)
         self.stopping = threading.Event()
         self._last_sweep = 0.0
 
@@ -86,9 +88,11 @@ class Consumer:
                 log.exception("dropping event %s that cannot be applied: %r", entry_id, event)
 
     def _maybe_sweep(self) -> None:
-        """Every reaper period: lost workers first, then messages that never reached a queue."""
+        """Every reaper period: lost workers first, then stop flags Redis lost, then (bounded)
+        the logs past TRAINQ_RETENTION_DAYS."""
         if time.monotonic() - self._last_sweep < self.runtime.settings.reaper_interval_seconds:
             return
         self._last_sweep = time.monotonic()
         self.reaper.run_once()
         self.reconciler.run_once()
+        self.retention.run_once()

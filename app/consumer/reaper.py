@@ -7,7 +7,7 @@ from sqlalchemy import or_, select
 
 from app.domain.status import JobStatus
 from app.models import Job
-from app.services.recovery import handle_lost_worker
+from app.services.recovery import conclude_gang_failure, handle_lost_worker
 from config.keys import CLAIMED_SET, claimed_member, lease_key, parse_claimed_member
 from config.protocol import parse_lease
 
@@ -26,16 +26,23 @@ class Reaper:
         An attempt is lost when any of its instances is: a gang ends and retries as a whole."""
         now = int(self.redis.time()[0])
         claimed = self._claimed()
-        instances = self._instances(self._candidates(claimed))
+        candidates = self._candidates(claimed)
+        instances = self._instances(candidates)
         watched = set(instances)
         self.missing_since = {k: v for k, v in self.missing_since.items() if k in watched}
         silences: dict[tuple[str, int], tuple[float, int]] = {}
+        undone: set[tuple[str, int]] = set()   # attempts with an instance still going
         for key, lease in zip(instances, self._leases(instances)):
             silent_for = self._silence(key, lease, now)
             if silent_for is not None and silent_for > silences.get(key[:2], (-1, 0))[0]:
                 silences[key[:2]] = (silent_for, key[2])
+            if not _done(lease):
+                undone.add(key[:2])
         handled = [(job_id, self._recover(job_id, attempt, silent, rank, claimed))
                    for (job_id, attempt), (silent, rank) in silences.items()]
+        handled += [(job_id, self._conclude(job_id, attempt))
+                    for (job_id, attempt), count in candidates.items()
+                    if count > 1 and (job_id, attempt) not in undone]
         return [(job_id, verdict) for job_id, verdict in handled if verdict]
 
     def _candidates(self, claimed: dict[tuple[str, int], list[str]]) -> dict[tuple[str, int], int]:
@@ -88,6 +95,16 @@ class Reaper:
             silent = now - parsed.server_time
         return silent if silent > self.runtime.settings.lease_seconds else None
 
+    def _conclude(self, job_id: str, attempt: int) -> str | None:
+        """A multi-host attempt none of whose instances was lost: an instance's failure stands."""
+        with self.runtime.db.write() as session:
+            verdict = conclude_gang_failure(session, self.redis, job_id, attempt,
+                                            self.runtime.settings.notify_url)
+        if verdict:
+            log.warning("%s attempt %s: an instance failed and none was lost; %s", job_id,
+                        attempt, verdict)
+        return verdict
+
     def _recover(self, job_id: str, attempt: int, silent_for: float, rank: int,
                  claimed: dict[tuple[str, int], list[str]]) -> str | None:
         with self.runtime.db.write() as session:
@@ -101,3 +118,8 @@ class Reaper:
         self.missing_since = {k: v for k, v in self.missing_since.items()
                               if k[:2] != (job_id, attempt)}
         return verdict
+
+
+def _done(lease: str | None) -> bool:
+    parsed = parse_lease(lease)
+    return parsed is not None and parsed.done

@@ -42,9 +42,15 @@ STATUS_TYPE = {
     JobStatus.CANCELLED: 5,
 }
 
+#: Seed 003's run-history words for a run's status (its status filter takes them too).
+RUN_HISTORY_WORDS = {JobStatus.QUEUED: "pending", JobStatus.TRAINING: "running",
+                     JobStatus.COMPLETED: "success", JobStatus.FAILED: "failed",
+                     JobStatus.CANCELLED: "cancelled"}
+
 #: Words other platforms use, accepted by the status filter.
 ALIASES = {"pending": JobStatus.QUEUED, "running": JobStatus.TRAINING,
-           "succeeded": JobStatus.COMPLETED, "canceled": JobStatus.CANCELLED}
+           "succeeded": JobStatus.COMPLETED, "success": JobStatus.COMPLETED,
+           "canceled": JobStatus.CANCELLED}
 #: Every word parse_status accepts (case and surrounding spaces aside), as the API documents it.
 STATUS_WORDS = (*(status.value for status in JobStatus), *sorted(ALIASES))
 

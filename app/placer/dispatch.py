@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from app.metrics import record
 from app.models import Job
 from app.scheduler.model import Placement
 from app.services.publishing import send_instances
@@ -40,6 +41,7 @@ class Dispatcher:
             allocations.release(self.redis, allocation)
             return False
         log.info("%s attempt %s placed on %s", job.id, job.attempt, _where(placement))
+        record.job_dispatched(self.redis, job)
         return True
 
 

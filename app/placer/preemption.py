@@ -75,6 +75,8 @@ class Preemptor:
     def queue(self, holds: list[Hold], decided: Plan, now: float) -> tuple[QueueEntry, ...]:
         """The pool's queue as published: holders first (the GPUs being freed are theirs),
         then the plan's entries behind them."""
+        if not holds:
+            return decided.queue   # the usual case: no renumbering of thousands of entries
         grace = self.settings.preempt_grace_seconds
         first = [QueueEntry(h.job_id, i + 1, Reason.PREEMPTING,
                             f"lower-priority jobs were asked to stop; {h.where()} "

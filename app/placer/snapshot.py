@@ -16,6 +16,7 @@ from app.models import Job, Workspace
 from app.placer.estimates import expected_ends
 from app.scheduler.model import HostView, PendingJob, RunningJob
 from config.keys import ALLOCATIONS_SET
+from config.protocol import DEFAULT_ENV
 from workers.hosts import HostRecord, HostState, read_hosts
 
 
@@ -41,14 +42,17 @@ def take(session, redis, fresh_seconds: float, now: float) -> Snapshot:
     placed = {_job_of(member) for member in redis.zrange(ALLOCATIONS_SET, 0, -1)}
     pools: dict[str, PoolView] = defaultdict(PoolView)
     for record in records:
-        online = record.state(server_now, fresh_seconds) is HostState.ONLINE
-        pools[record.pool].hosts.append(_host_view(record, online))
+        state = record.state(server_now, fresh_seconds)
+        pools[record.pool].hosts.append(_host_view(record, state))
     ends = expected_ends(session, _holders(records), now)
     owners = _workspaces(session, _holders(records))
+    running: dict[str, dict[str, RunningJob]] = defaultdict(dict)   # pool -> job id -> job
     for record in records:
         for job_id, gpus in _held(record).items():
-            _running(pools[record.pool], job_id, record.name, gpus, ends.get(job_id),
+            _running(running[record.pool], job_id, record.name, gpus, ends.get(job_id),
                      owners.get(job_id, ""))
+    for pool, jobs in running.items():
+        pools[pool].running.extend(jobs.values())
     attempts = {}
     for job in _pending(session, now, placed):
         pools[job.pool].pending.append(_pending_job(job))
@@ -69,19 +73,20 @@ def _held(record: HostRecord) -> dict[str, tuple[str, ...]]:
     return {_job_of(member): gpus for member, gpus in record.jobs.items()}
 
 
-def _host_view(record: HostRecord, online: bool) -> HostView:
+def _host_view(record: HostRecord, state: HostState) -> HostView:
     return HostView(name=record.name, gpus=record.gpus, free_gpus=frozenset(record.free_gpus),
                     slots=record.slots, free_slots=record.free_slots,
-                    schedulable=online and not record.draining)
+                    schedulable=state is HostState.ONLINE,   # not draining, not offline
+                    envs=frozenset(record.envs), live=state is not HostState.OFFLINE)
 
 
-def _running(pool: PoolView, job_id: str, host: str, gpus: tuple[str, ...],
+def _running(jobs: dict[str, RunningJob], job_id: str, host: str, gpus: tuple[str, ...],
              end: tuple[float, str] | None, workspace: str) -> None:
-    for index, job in enumerate(pool.running):
-        if job.id == job_id:   # an instance on another host: one job, several hosts
-            pool.running[index] = replace(job, hosts={**job.hosts, host: gpus})
-            return
-    pool.running.append(RunningJob(job_id, {host: gpus}, end[0] if end else None, workspace))
+    job = jobs.get(job_id)
+    if job is not None:   # an instance on another host: one job, several hosts
+        jobs[job_id] = replace(job, hosts={**job.hosts, host: gpus})
+        return
+    jobs[job_id] = RunningJob(job_id, {host: gpus}, end[0] if end else None, workspace)
 
 
 def _workspaces(session, job_ids: set[str]) -> dict[str, str]:
@@ -101,7 +106,7 @@ def _pending(session, now: float, placed: set[str]) -> list[Job]:
     at = datetime.fromtimestamp(now, tz=timezone.utc)
     rows = session.execute(select(
         Job.id, Job.attempt, Job.pool, Job.workspace_id, Job.priority, Job.gpu, Job.created_at,
-        Job.max_running_time_ms, Job.instance_count).where(
+        Job.max_running_time_ms, Job.instance_count, Job.env_id).where(
         Job.status == JobStatus.QUEUED.value,
         or_(Job.not_before.is_(None), Job.not_before <= at)))
     return [row for row in rows if row.id not in placed]
@@ -112,4 +117,4 @@ def _pending_job(row) -> PendingJob:
     return PendingJob(id=row.id, workspace=str(row.workspace_id), priority=row.priority,
                       gpus=row.gpu, submitted_at=row.created_at.timestamp(),
                       estimate_s=limit / 1000 if limit else None,
-                      instances=row.instance_count or 1)
+                      instances=row.instance_count or 1, env=row.env_id or DEFAULT_ENV)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from app.scheduler.eta import earliest_hosts
 from app.scheduler.fit import fit
-from app.scheduler.model import InstancePlacement, PendingJob, Placement
+from app.scheduler.model import InstancePlacement, PendingJob, Placement, has_env
 from app.scheduler.state import INF, HostState
 
 
@@ -113,6 +113,8 @@ def best_now(states: Sequence[HostState], job: PendingJob, guard: Guard | Guards
     for a 0-GPU job that keeps slots on hosts with free GPUs for the GPU jobs that need them."""
     options = []
     for state in states:
+        if not has_env(state.envs, job):
+            continue
         free, slot = guard.usable(state, job, now) if guard else (state.free, state.free_slots > 0)
         found = fit(free, len(state.gpus), job.gpus) if slot else None
         if found is not None:

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from config.protocol import InstanceAssignment
+from config.protocol import DEFAULT_ENV, InstanceAssignment
 
 #: One instance of a placement is exactly what the allocation on the wire carries, so the
 #: scheduler puts `Placement.instances` into a `config.protocol.Allocation` unchanged.
@@ -21,6 +21,7 @@ class PendingJob:
     submitted_at: float     # FIFO tie-break
     estimate_s: float | None = None   # expected run time (e.g. its time limit), None if unknown
     instances: int = 1      # > 1: all instances start together, each on its own host
+    env: str = DEFAULT_ENV  # the runtime environment every host it runs on must declare
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,14 @@ class HostView:
     slots: int                  # max concurrent jobs on the host
     free_slots: int
     schedulable: bool = True    # False: draining or offline, nothing new starts there
+    envs: frozenset[str] = frozenset({DEFAULT_ENV})   # the runtime environments it declares
+    live: bool = True           # heartbeating (online or draining): its envs are current
+
+
+def has_env(envs: frozenset[str], job: PendingJob) -> bool:
+    """The one rule of runtime environments: a job runs only where its interpreter is, on
+    every host of a multi-host job. Placement, ETAs, reasons and preemption all ask this."""
+    return job.env in envs
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,7 @@ class Placement:
 class Reason(StrEnum):
     """Why a pending job is not running; the API shows the text."""
     NO_HOST = "no_host"                  # the pool has no host at all
+    NO_ENVIRONMENT = "no_environment"    # no live host of the pool has its runtime environment
     DRAINING = "draining"                # the hosts that could run it are draining or offline
     TOO_BIG = "too_big"                  # no host of the pool has that many GPUs (or hosts)
     WAITING_FOR_GPUS = "waiting_for_gpus"   # the blocked head: waits for GPUs to free

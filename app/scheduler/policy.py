@@ -17,7 +17,7 @@ from app.scheduler.backfill import Guard, Guards, best_now, start
 from app.scheduler.eta import forward
 from app.scheduler.fit import fit
 from app.scheduler.model import (HostView, InstancePlacement, PendingJob, Placement, Plan,
-                                 QueueEntry, Reason, RunningJob)
+                                 QueueEntry, Reason, RunningJob, has_env)
 from app.scheduler.quotas import within_quota_first
 from app.scheduler.reasons import Capacity, behind, waiting
 from app.scheduler.state import INF, HostState, largest_fit, pool_state
@@ -102,23 +102,33 @@ class _Walk:
 def _walk(now: float, states: list[HostState], jobs: Sequence[PendingJob],
           capacity: Capacity, guards: Guards) -> _Walk:
     walk = _Walk(guards)
+    # Only hosts with room can take a job now, and a walk only ever takes room away: on a busy
+    # cluster a few hosts of hundreds are searched per job (best_now would refuse the rest).
+    roomy = _with_room(states)
     for job in jobs:
         if capacity.never(job) is not None:
             continue   # it cannot run anywhere, so it must not hold a reservation either
-        chosen = best_now(states, job, walk.guards or None, now)
+        chosen = best_now(roomy[job.gpus > 0], job, walk.guards or None, now)
         if chosen is None:
             _blocked(walk, states, job, now)
             continue
         walk.placements.append(start(chosen, job, now))
         for state, _ in chosen:
             walk.guards.took(state, job, now)
+        roomy = _with_room(roomy[False])
     return walk
+
+
+def _with_room(states: Sequence[HostState]) -> dict[bool, list[HostState]]:
+    """{False: hosts with a free slot, True: those that also have a free GPU}."""
+    slots = [state for state in states if state.free_slots > 0]
+    return {False: slots, True: [state for state in slots if state.free]}
 
 
 def _blocked(walk: _Walk, states: list[HostState], job: PendingJob, now: float) -> None:
     walk.queued.append(job)
     if not walk.guards and job.instances == 1:   # the head's message names the largest block
-        walk.largest = max((largest_fit(s) for s in states), default=0)
+        walk.largest = max((largest_fit(s) for s in states if has_env(s.envs, job)), default=0)
     holder = next((g for g in walk.guards.held if _fits_on(g.state, job)), None)
     if holder is not None and best_now(states, job, None, now) is not None:
         walk.delaying[job.id] = holder   # it fits now, but for a reservation ahead of it
@@ -126,7 +136,8 @@ def _blocked(walk: _Walk, states: list[HostState], job: PendingJob, now: float) 
 
 
 def _fits_on(state: HostState, job: PendingJob) -> bool:
-    return state.free_slots > 0 and fit(state.free, len(state.gpus), job.gpus) is not None
+    return (has_env(state.envs, job) and state.free_slots > 0
+            and fit(state.free, len(state.gpus), job.gpus) is not None)
 
 
 def _queue(ordered: list[PendingJob], walk: _Walk, etas: dict[str, tuple[float | None, str]],

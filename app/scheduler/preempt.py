@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.scheduler.fit import blocks, fit, lowest, mask_of
-from app.scheduler.model import HostView, PendingJob
+from app.scheduler.model import HostView, PendingJob, has_env
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def choose(job: PendingJob, hosts: Sequence[HostView], running: Sequence[Candida
     by_id = {c.job_id: c for c in allowed}
     per_host = []
     for host in hosts:
-        if not host.schedulable or len(host.gpus) < job.gpus:
+        if not host.schedulable or not has_env(host.envs, job) or len(host.gpus) < job.gpus:
             continue
         mine = [c for c in running if c.host == host.name]
         options = list(_options(job, host, mine, set(by_id)))

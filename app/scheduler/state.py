@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from app.scheduler.fit import Block, blocks, bits, fit, mask_of
 from app.scheduler.model import HostView, RunningJob
+from config.protocol import DEFAULT_ENV
 
 #: An end nobody knows: the GPU or slot frees at some unknown time.
 INF = float("inf")
@@ -32,6 +33,7 @@ class HostState:
     why: list[str]                   # per GPU: what an INF in `avail` waits for
     slots: list[tuple[float, str]]   # per slot, sorted: (time it frees, what an INF waits for)
     options: dict[int, Option | None] = field(default_factory=dict)   # earliest() per size
+    envs: frozenset[str] = frozenset({DEFAULT_ENV})   # its runtime environments (HostView's)
 
     def start_now(self, mask: int, now: float, end: float, why: str) -> None:
         self.free &= ~mask
@@ -128,6 +130,6 @@ def _host_state(now: float, host: HostView,
     ends = sorted((end, cause) for end, cause, _ in held)[:used]
     ends += [(INF, f"a slot on {host.name} is held by no known job")] * (used - len(ends))
     return HostState(host.name, host.gpus, free, free_slots, avail, why,
-                     [(now, "")] * free_slots + ends)
+                     [(now, "")] * free_slots + ends, envs=host.envs)
 
 

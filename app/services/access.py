@@ -52,6 +52,13 @@ def member_workspace_ids(user: User) -> Select:
     return select(Membership.workspace_id).where(Membership.user_id == user.id)
 
 
+def visible_workspace_ids(session, user: User) -> list[int] | None:
+    """The workspaces whose jobs the user may read; None for an admin, who reads them all."""
+    if user.is_admin:
+        return None
+    return list(session.scalars(member_workspace_ids(user)))
+
+
 def visible_jobs(query: Select, user: User) -> Select:
     """`query` over Job narrowed to what the user may read; no filter can widen it again."""
     if user.is_admin:
@@ -73,6 +80,19 @@ def check_job(session, user: User, job_id: str, need: Role) -> Job:
         workspace = session.get(Workspace, job.workspace_id)
         raise _needs(need, role, workspace, "changing this job")
     return job
+
+
+def check_workspace(session, user: User, workspace_id: int, need: Role, action: str) -> Workspace:
+    """The workspace if the user may do `action` in it with `need`; 404 unless they belong to
+    it (exactly as for one that does not exist), 403 naming the role when theirs is below."""
+    workspace = session.get(Workspace, workspace_id)
+    role = role_in(session, user, workspace_id) if workspace is not None else None
+    if role is None:
+        raise NotFound(f"no workspace {workspace_id} that you belong to; GET /api/v1/me lists "
+                       "yours")
+    if role.rank < need.rank:
+        raise _needs(need, role, workspace, action)
+    return workspace
 
 
 def submit_workspace(session, user_id: int | None, workspace_id: int | None) -> Workspace:

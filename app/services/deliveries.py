@@ -21,7 +21,7 @@ def list_deliveries(session, job_id: str) -> list[WebhookDelivery]:
 def redeliver(runtime, job_id: str, delivery_id: int) -> WebhookDelivery:
     """Put a dead delivery back in line; it keeps its event id, so receivers can deduplicate.
 
-    Who may do it is decided before this runs (app.api.security.require_job_access)."""
+    Who may do it is decided before this runs (app.api.security.authorize_job)."""
     with runtime.db.write() as session:
         get_job(session, job_id)
         row = session.get(WebhookDelivery, delivery_id)

@@ -6,15 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from app.domain.status import JobStatus
-from app.models import Job, JobLogLine, JobMetric
+from app.metrics import record
+from app.models import Job, JobLogLine, JobMetric, JobStep, JobStepSpan
 from app.services import gang as gangs
 from app.services.attempts import current_attempt
 from app.services.transitions import transition
 from app.webhooks.outbox import owe_result
+from app.services.recovery import fail_with_first_failure
 from app.services.requeue import requeue_as_new_attempt
 from config.protocol import NAMED_METRICS, EventKind, FailureClass, Outcome, entry_rank
 
@@ -105,21 +107,70 @@ def _log(e: Applied) -> None:
                       for line in lines if line["seq"] not in seen)
 
 
+def _steps(e: Applied) -> None:
+    """Store the steps not stored yet; the first report of a step wins, as for epochs."""
+    if e.rank != 0 or not e.data["steps"]:
+        return  # rank 0 reports a gang's steps, as its epochs
+    job, fresh = e.job, {}
+    for record in e.data["steps"]:
+        fresh.setdefault(int(record["step"]), record["values"])
+    seen = e.session.scalars(select(JobStep.step).where(
+        JobStep.job_id == job.id, JobStep.attempt == job.attempt,
+        JobStep.step.between(min(fresh), max(fresh))))
+    for step in seen:
+        fresh.pop(step, None)
+    if fresh:  # one multi-row INSERT, no ORM objects: an event holds up to 500 steps
+        e.session.execute(insert(JobStep), [
+            {"job_id": job.id, "attempt": job.attempt, "step": step, "values": values,
+             "reported_at": e.at} for step, values in fresh.items()])
+        _widen_span(e.session, job, list(fresh))
+
+
+def _widen_span(session: Session, job: Job, steps: list[int]) -> None:
+    """Count the new steps into the attempt's span (the job row is locked: one writer)."""
+    span = session.get(JobStepSpan, (job.id, job.attempt))
+    if span is None:
+        span = JobStepSpan(job_id=job.id, attempt=job.attempt, steps=0, first_step=min(steps),
+                           last_step=max(steps))
+        session.add(span)
+    span.steps += len(steps)
+    span.first_step, span.last_step = min(span.first_step, *steps), max(span.last_step, *steps)
+
+
 def _finished(e: Applied) -> None:
     attempt = current_attempt(e.session, e.job)
     message = e.data.get("message")
     if gangs.is_gang(e.job):
-        gangs.record(attempt, e.rank, outcome=e.data["outcome"],
-                     exit_code=e.data.get("exit_code"), failure_class=e.data.get("failure_class"))
-        if JobStatus(e.job.status).is_terminal or (
-                e.data["outcome"] == Outcome.COMPLETED and not gangs.all_completed(attempt, e.job)):
-            return  # the attempt already ended, or other instances still train
-        if e.data["outcome"] != Outcome.COMPLETED:
-            # The first instance to end otherwise ends them all; none of them reports again.
-            message = f"instance {e.rank} of {e.job.instance_count}: {message or e.data['outcome']}"
-            gangs.end(e.redis, e.job.id, e.job.attempt, message)
+        if not _gang_instance_finished(e, attempt):
+            return
+        message = f"instance {e.rank} of {e.job.instance_count}: {message or e.data['outcome']}"
     _close(attempt, e.data, e.at, message)
     _conclude(e, message)
+
+
+def _gang_instance_finished(e: Applied, attempt) -> bool:
+    """Record how one instance ended; True when that ends the attempt as the event says (the
+    last instance completed, or the first was cancelled or preempted)."""
+    outcome = e.data["outcome"]
+    gangs.record(attempt, e.rank, outcome=outcome, exit_code=e.data.get("exit_code"),
+                 exit_signal=e.data.get("exit_signal"), message=e.data.get("message"),
+                 failure_class=e.data.get("failure_class"), ended_at=e.at.isoformat())
+    if JobStatus(e.job.status).is_terminal:
+        return False  # the attempt already ended
+    failure = gangs.first_failure(attempt)
+    if failure is not None:
+        # The other instances stop. While one of them has not said how it ended, this may be
+        # the echo of a lost host: the reaper decides then (app.services.gang).
+        gangs.end(e.redis, e.job.id, e.job.attempt, gangs.failure_message(e.job, failure))
+        if not gangs.others_unended(attempt, e.job, e.rank):
+            fail_with_first_failure(e.session, e.redis, e.job, e.notify_url)
+        return False
+    if outcome == Outcome.COMPLETED:
+        return gangs.all_completed(attempt, e.job)
+    # Cancelled or preempted: the first instance to end so ends them all at once.
+    gangs.end(e.redis, e.job.id, e.job.attempt,
+              f"instance {e.rank} of {e.job.instance_count}: {e.data.get('message') or outcome}")
+    return True
 
 
 def _close(attempt, data: dict[str, Any], at: datetime, message: str | None) -> None:
@@ -137,8 +188,9 @@ def _conclude(e: Applied, message: str | None) -> None:
                                message=message or "preempted", notify_url=e.notify_url,
                                counts_against_retries=False, delay_seconds=0)
         return
-    transition(e.session, e.job, OUTCOME_STATUS[e.data["outcome"]], attempt=e.job.attempt,
-               notify_url=e.notify_url, message=message, at=e.at)
+    if transition(e.session, e.job, OUTCOME_STATUS[e.data["outcome"]], attempt=e.job.attempt,
+                  notify_url=e.notify_url, message=message, at=e.at):
+        record.job_finished(e.session, e.redis, e.job)
 
 
 def _event_time(event: dict[str, Any]) -> datetime:
@@ -147,4 +199,4 @@ def _event_time(event: dict[str, Any]) -> datetime:
 
 HANDLERS: dict[str, Callable[[Applied], None]] = {
     EventKind.STARTED: _started, EventKind.EPOCH: _epoch, EventKind.LOG: _log,
-    EventKind.FINISHED: _finished}
+    EventKind.STEPS: _steps, EventKind.FINISHED: _finished}

@@ -1,7 +1,12 @@
 """A multi-host attempt is one run of one job: the rules for its instances' events. The job is
 `training` once every instance has started and `completed` once every instance has completed;
 the first instance to end otherwise (failed, cancelled, preempted) or to lose its host ends the
-attempt for all, and the others stop at once through config.keys.gang_end_key."""
+attempt for all, and the others stop at once through config.keys.gang_end_key.
+
+A failure while another instance has not said how it ended is not yet a verdict: when a host dies,
+the ranks on the other hosts fail at once (their collective loses its peer), seconds before the
+dead host's lease runs out. The reaper decides: a silent instance makes it a lost host (retried);
+once every instance's lease says done, the first failure fails the job."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -38,6 +43,23 @@ def all_started(attempt: JobAttempt, job: Job) -> bool:
 
 def all_completed(attempt: JobAttempt, job: Job) -> bool:
     return _count(attempt, lambda f: f.get("outcome") == Outcome.COMPLETED) == job.instance_count
+
+
+def others_unended(attempt: JobAttempt, job: Job, rank: int) -> bool:
+    """Some instance other than `rank` has not reported how it ended."""
+    known = attempt.instances or {}
+    return any(not known.get(str(other), {}).get("outcome")
+               for other in range(job.instance_count) if other != rank)
+
+
+def first_failure(attempt: JobAttempt) -> dict[str, Any] | None:
+    """The facts of the instance that failed first (with its rank), if one did."""
+    failed = [facts for facts in attempt.instance_list if facts.get("outcome") == Outcome.FAILED]
+    return min(failed, key=lambda facts: facts.get("ended_at") or "") if failed else None
+
+
+def failure_message(job: Job, facts: dict[str, Any]) -> str:
+    return f"instance {facts['rank']} of {job.instance_count}: {facts.get('message') or 'failed'}"
 
 
 def summary(attempt: JobAttempt) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def describe(record: HostRecord, now: int, fresh_seconds: float) -> dict[str, An
             "state": record.state(now, fresh_seconds).value, "draining": record.draining,
             "gpus": list(record.gpus), "free_gpus": free_gpus, "gpus_total": len(record.gpus),
             "gpus_free": len(free_gpus), "slots": record.slots, "free_slots": record.free_slots,
-            "running_jobs": _running_jobs(record),
+            "running_jobs": _running_jobs(record), "envs": list(record.envs),
             # seen is 0 once the worker stopped cleanly: there is no heartbeat to age.
             "heartbeat_age_seconds": now - record.seen if record.seen else None}
 

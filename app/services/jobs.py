@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
+from typing import Any, Callable
 
 import redis as redis_lib
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from app.domain.status import JobStatus
 from app.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from app.models import Job
 from app.models.base import utcnow
-from app.services import access, idempotency
+from app.services import access, datasets, idempotency
 from app.services.quotas import check_quotas
 from app.services.transitions import record_creation, transition
 from app.webhooks.address import AddressRefused, check_url
@@ -35,21 +35,28 @@ def new_job_id() -> str:
 
 
 def submit_job(runtime, data: dict[str, Any], user_id: int | None,
-               idempotency_key: str | None = None) -> tuple[Job, bool]:
+               idempotency_key: str | None = None,
+               attach: Callable[[Any, Job], None] | None = None) -> tuple[Job, bool]:
     """Validate against this deployment, record the job as queued, then wake the scheduler.
 
+    `attach(session, job)` runs in the transaction that records the job, so what it records
+    with it (seed 002's model) exists exactly when the job does, and its errors undo both.
     Returns (job, replayed): replayed is True when the Idempotency-Key named an earlier job."""
     if idempotency_key is not None:
         replayed = _replay(runtime, user_id, idempotency_key, data)
         if replayed is not None:
             return replayed, True
-    job = _new_job(runtime.settings, data, user_id)
-    _require_redis(runtime)
+    job = build_job(runtime.settings, data, user_id)
+    require_redis(runtime)
     try:
         with runtime.db.write() as session:
             _place_in_workspace(session, job, user_id, data)
+            if job.dataset_id is not None:  # seed 001 names one dataset: the training data
+                job.datasets = datasets.resolve(session, [job.dataset_id])
             session.add(job)
             session.flush()
+            if attach is not None:
+                attach(session, job)
             record_creation(session, job, runtime.settings.notify_url)
             if idempotency_key is not None:
                 idempotency.remember(session, user_id, idempotency_key,
@@ -60,19 +67,22 @@ def submit_job(runtime, data: dict[str, Any], user_id: int | None,
         return _replay(runtime, user_id, idempotency_key, data), True  # a concurrent twin won
     # The scheduler reads queued jobs from the database; the wake-up only spares it waiting
     # for its next cycle, so a lost one delays the job by at most a cycle.
-    _wake_scheduler(runtime)
+    wake(runtime)
     return job, False
 
 
-def _wake_scheduler(runtime) -> None:
+def wake(runtime) -> None:
+    """Tell the scheduler there is new work (it would find it at its next cycle anyway)."""
     try:
         wake_scheduler(runtime.redis)
     except redis_lib.RedisError as exc:
         log.warning("could not wake the scheduler (%s); it places the job at its next cycle", exc)
 
 
-def _new_job(settings, data: dict[str, Any], user_id: int | None) -> Job:
-    script, pool = _check_placement(settings, data)
+def build_job(settings, data: dict[str, Any], user_id: int | None) -> Job:
+    """A queued job from a validated submission, checked against this deployment (script root,
+    pools, webhook address); not yet in a workspace or the database."""
+    script, pool = check_placement(settings, data)
     job = Job(id=new_job_id(), status=JobStatus.QUEUED.value, attempt=1, script_path=script,
               pool=pool.name, created_by=user_id, created_at=utcnow(),
               priority=data.get("priority", DEFAULT_PRIORITY), **_copied_fields(data, settings))
@@ -97,7 +107,7 @@ def _replay(runtime, user_id, key: str, data) -> Job | None:
 
 def stop_job(runtime, job_id: str) -> tuple[Job, str]:
     """Queued: cancelled now. Training: the worker is told to stop its process group."""
-    _require_redis(runtime)
+    require_redis(runtime)
     with runtime.db.write() as session:
         job = _locked_job(session, job_id)
         status = JobStatus(job.status)
@@ -133,7 +143,8 @@ def delete_job(runtime, job_id: str) -> None:
         session.delete(job)
 
 
-def _check_placement(settings, data: dict[str, Any]):
+def check_placement(settings, data: dict[str, Any]):
+    """The confined script path and the pool of `data`; 400 naming each field to change."""
     errors: dict[str, list[str]] = {}
     script = pool = None
     try:
@@ -164,6 +175,12 @@ def _pool_error(settings, data) -> tuple[str, list[str]]:
     return "gpu", [f"{data['gpu']} GPUs do not fit {where}; ask for fewer GPUs"]
 
 
+#: What seed 004's adapter records with a job (see models/job.py; `datasets` already resolved);
+#: the native API sends none of them.
+_ADAPTER_FIELDS = ("spec_id", "shm_gi", "tb_summary_path", "command", "recorded_fields",
+                   "datasets")
+
+
 def _copied_fields(data: dict[str, Any], settings) -> dict[str, Any]:
     names = ("name", "description", "workspace_id", "framework", "dataset_id", "cpu", "memory",
              "gpu", "max_running_time_ms", "notify_url", "external_id")
@@ -175,6 +192,10 @@ def _copied_fields(data: dict[str, Any], settings) -> dict[str, Any]:
     fields["instance_count"] = data.get("instance_count", 1)
     fields["launcher"] = data.get("launcher") or _default_launcher(data)
     fields["nproc_per_node"] = data.get("nproc_per_node")
+    fields["env_id"] = data.get("env_id")  # None: the default environment
+    fields["notify_enabled"] = data.get("notify_enabled", True)
+    for name in _ADAPTER_FIELDS:
+        fields[name] = data.get(name)
     fields["fault_tolerance_max_retry"] = data.get("fault_tolerance_max_retry",
                                                    settings.max_retries)
     fields["fault_tolerance_retry_interval_sec"] = data.get(
@@ -188,7 +209,7 @@ def _default_launcher(data: dict[str, Any]) -> str:
     return Launcher.TORCHRUN if gang and data.get("framework") == "pytorch" else Launcher.PYTHON
 
 
-def _require_redis(runtime) -> None:
+def require_redis(runtime) -> None:
     try:
         runtime.redis.ping()
     except redis_lib.RedisError as exc:

@@ -5,8 +5,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.domain.status import JobStatus
+from app.metrics import record
 from app.models import Job, JobAttempt
-from app.services.attempts import close_attempt
+from app.models.base import utcnow
+from app.services.attempts import close_attempt, current_attempt
+from app.services import gang as gangs
 from app.services.gang import end as end_gang
 from app.services.requeue import requeue_as_new_attempt
 from app.services.transitions import transition
@@ -42,6 +45,34 @@ def handle_lost_worker(session: Session, redis, job_id: str, attempt: int, silen
     end_gang(redis, job_id, attempt, lost)  # a multi-host attempt's other instances
     reason = ("automatic retry is off (auto_fault_tolerance=false)" if not job.auto_fault_tolerance
               else f"no retries left (fault_tolerance_max_retry={job.fault_tolerance_max_retry})")
-    transition(session, job, JobStatus.FAILED, attempt=attempt, notify_url=notify_url,
-               message=f"{lost}; {reason}")
+    if transition(session, job, JobStatus.FAILED, attempt=attempt, notify_url=notify_url,
+                  message=f"{lost}; {reason}"):
+        record.job_finished(session, redis, job)
     return "failed"
+
+
+def conclude_gang_failure(session: Session, redis, job_id: str, attempt: int,
+                          notify_url: str) -> str | None:
+    """Fail a multi-host job whose instance failed, now that no instance of the attempt was
+    lost (every lease says done); None when there is no such failure to conclude."""
+    job = session.scalars(select(Job).where(Job.id == job_id).with_for_update()).one_or_none()
+    if job is None or job.attempt != attempt or JobStatus(job.status).is_terminal:
+        return None
+    return "failed" if fail_with_first_failure(session, redis, job, notify_url) else None
+
+
+def fail_with_first_failure(session: Session, redis, job: Job, notify_url: str) -> bool:
+    """Fail the gang's job as its first failed instance says (False: none failed yet)."""
+    row = current_attempt(session, job)
+    facts = gangs.first_failure(row)
+    if facts is None:
+        return False  # the consumer has yet to record how the instances ended
+    message = gangs.failure_message(job, facts)
+    gangs.end(redis, job.id, job.attempt, message)
+    row.finished_at = utcnow()
+    row.exit_code, row.exit_signal = facts.get("exit_code"), facts.get("exit_signal")
+    row.failure_class, row.message = facts.get("failure_class"), message
+    if transition(session, job, JobStatus.FAILED, attempt=job.attempt, notify_url=notify_url,
+                  message=message):
+        record.job_finished(session, redis, job)
+    return True

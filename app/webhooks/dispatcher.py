@@ -9,6 +9,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, or_, select, update
 
+from app.metrics import record
+from app.metrics.catalogue import DeliveryOutcome
 from app.models import WebhookDelivery
 from app.models.base import utcnow
 from app.models.webhook import DeliveryState
@@ -97,30 +99,35 @@ class Dispatcher:
             outcome = send(self.http, delivery.url, delivery.event_id, delivery.payload,
                            timeout=self.settings.webhook_timeout_seconds,
                            key=self.settings.webhook_key)
-            self._record(delivery.id, outcome)
+            counted = self._record(delivery.id, outcome)
+            if counted is not None:  # after the commit: a rolled-back attempt is not counted
+                record.webhook_delivery(self.runtime.redis, counted)
         except Exception:
             log.exception("recording delivery %s failed", delivery.id)
         finally:
             with self.lock:
                 self.in_flight.discard(delivery.job_id)
 
-    def _record(self, delivery_id: int, outcome: Outcome) -> None:
+    def _record(self, delivery_id: int, outcome: Outcome) -> DeliveryOutcome | None:
+        """Store the attempt's outcome; None when the row was no longer this sender's."""
         with self.runtime.db.write() as session:
             row = session.get(WebhookDelivery, delivery_id)
             if row is None or row.state != DeliveryState.PENDING.value:
-                return
+                return None
             row.attempts += 1
             row.last_status_code, row.last_error = outcome.status_code, outcome.error
             row.locked_until = None
             if outcome.delivered:
                 row.state, row.delivered_at = DeliveryState.DELIVERED.value, utcnow()
-            elif outcome.gone or utcnow() >= self._expiry(row):
+                return DeliveryOutcome.DELIVERED
+            if outcome.gone or utcnow() >= self._expiry(row):
                 row.state = DeliveryState.DEAD.value
                 log.warning("webhook %s to %s is dead after %d attempts: %s", row.event_id,
                             row.url, row.attempts, outcome.error)
-            else:
-                wait = max(backoff_seconds(row.attempts), outcome.retry_after or 0)
-                row.next_attempt_at = utcnow() + timedelta(seconds=wait)
+                return DeliveryOutcome.DEAD
+            wait = max(backoff_seconds(row.attempts), outcome.retry_after or 0)
+            row.next_attempt_at = utcnow() + timedelta(seconds=wait)
+            return DeliveryOutcome.FAILED
 
     def _expiry(self, row: WebhookDelivery):
         return row.expires_at or row.created_at + timedelta(

@@ -11,6 +11,10 @@ from app.webhooks.payloads import RESULT_PATH, STATUS_PATH, result_payload, stat
 
 
 def notify_base(job: Job, default_url: str) -> str | None:
+    """Where the job's webhooks go; None when it has none (no URL, or seed 004's
+    enable_notification=false: notify_enabled None on rows from before counts as on)."""
+    if job.notify_enabled is False:
+        return None
     base = job.notify_url or default_url
     return base.rstrip("/") if base else None
 

@@ -11,5 +11,7 @@ start = time.time()
 time.sleep(float(sys.argv[2]))
 line = {"job": os.environ["TRAINQ_JOB_ID"], "host": os.environ["TRAINQ_HOST"],
         "gpus": os.environ["CUDA_VISIBLE_DEVICES"], "start": start, "end": time.time()}
-with open(sys.argv[1], "a") as handle:  # one short write: appends of lines this small don't mix
-    handle.write(json.dumps(line) + "\n")
+# One write(2) on an O_APPEND descriptor: lines of concurrent jobs never mix.
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+os.write(fd, (json.dumps(line) + "\n").encode())
+os.close(fd)

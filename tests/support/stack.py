@@ -34,6 +34,8 @@ class Service:
         return self.log_path.read_text(errors="replace")
 
     def wait_for_log(self, text: str, timeout: float = 60) -> None:
+        """Until the log says `text`; a service that never does is stopped (nobody else
+        holds it yet: left running, it would lead or take work from later tests' stacks)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if text in self.log():
@@ -41,6 +43,7 @@ class Service:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited early:\n{self.log()[-3000:]}")
             time.sleep(0.1)
+        self.stop()
         raise TimeoutError(f"{self.name} never logged {text!r}:\n{self.log()[-3000:]}")
 
     def stop(self, timeout: float = 15) -> None:
@@ -87,6 +90,7 @@ def start_api(env: dict, log_dir: Path, base_url: str) -> Service:
         if service.proc.poll() is not None:
             break
         time.sleep(0.1)
+    service.stop()
     raise RuntimeError(f"API did not become healthy:\n{service.log()[-3000:]}")
 
 

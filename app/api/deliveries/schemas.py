@@ -1,7 +1,7 @@
 """Webhook delivery bodies."""
 from marshmallow import fields
 
-from app.api.base import StrictSchema
+from app.api.base import StrictSchema, UtcDateTime
 
 
 class DeliverySchema(StrictSchema):
@@ -14,10 +14,10 @@ class DeliverySchema(StrictSchema):
     attempts = fields.Integer()
     last_status_code = fields.Integer(allow_none=True)
     last_error = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    next_attempt_at = fields.DateTime()
-    delivered_at = fields.DateTime(allow_none=True)
-    expires_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    next_attempt_at = UtcDateTime()
+    delivered_at = UtcDateTime(allow_none=True)
+    expires_at = UtcDateTime(allow_none=True)
 
 
 class DeliveryListSchema(StrictSchema):

@@ -1,19 +1,21 @@
 """Routes of the training-job API; each is a few lines over the job services."""
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import current_app, g, request
 
 from app.api.base import (AUTH_ERRORS, BODY_ERRORS, JOB_READ_ERRORS, JOB_WRITE_ERRORS, Blueprint,
-                          envelope, errors, ok)
+                          envelope, errors, ok, page_data)
 from app.api.jobs import schemas as s
-from app.api.security import BEARER, require_user
+from app.api.security import BEARER, authorize_job, require_user
 from app.domain.status import parse_status
-from app.services import job_queries, jobs, queue_position
+from app.services import job_queries, job_view, jobs, queue_position, steps
 
 blp = Blueprint("training_jobs", __name__, url_prefix="/api/v1/training/jobs",
                 description="Submit, list, inspect and stop training jobs")
-# Routes with a job_id are also checked by security.require_job_access (app-wide): 404 for a job
-# of a workspace the caller does not belong to, 403 when a viewer tries to change one.
+# Every route with a job_id first asks security.authorize_job: 404 for a job of a workspace the
+# caller does not belong to, 403 when a viewer tries to change one.
 blp.before_request(require_user)
 
 
@@ -49,16 +51,21 @@ def create_job(body):
 @blp.doc(security=BEARER)
 @errors(blp, *AUTH_ERRORS)
 def list_jobs(args):
-    """List the jobs of the caller's workspaces (an admin: all), newest first, filtered by status
-    and workspace; a workspace the caller does not belong to lists nothing."""
+    """List the jobs of the caller's workspaces (an admin: all), newest first, filtered by status,
+    workspace and batch (a sweep from POST /batch); a workspace the caller does not belong to
+    lists nothing.
+
+    Numbered pages (`page`) carry the total; `next_cursor` leads to the next page by keyset
+    (`cursor`), which costs the same at any depth and answers no total."""
     status = parse_status(args["status"]) if "status" in args else None
     with _runtime().db.read() as session:
         page = job_queries.list_jobs(session, user=g.user, page=args["page"],
-                                     page_size=args["page_size"], status=status,
-                                     workspace_id=args.get("workspace_id"))
-    pagination = {"page": page.page, "page_size": page.page_size, "total": page.total,
-                  "total_pages": page.total_pages}
-    return ok({"items": page.items, "pagination": pagination})
+                                     page_size=args["page_size"], cursor=args.get("cursor"),
+                                     status=status, workspace_id=args.get("workspace_id"),
+                                     batch_id=args.get("batch_id"))
+    pagination = page_data(page)["pagination"] if page.total is not None else {
+        "page_size": page.page_size}
+    return ok({"items": page.items, "pagination": pagination, "next_cursor": page.next_cursor})
 
 
 @blp.route("/<job_id>", methods=["GET"])
@@ -67,6 +74,7 @@ def list_jobs(args):
 @errors(blp, *JOB_READ_ERRORS)
 def get_job(job_id):
     """Full detail: attempt, pool, queue, timeline, attempts and latest metrics."""
+    authorize_job(job_id)
     return ok(_detail(job_id))
 
 
@@ -76,6 +84,7 @@ def get_job(job_id):
 @errors(blp, *JOB_WRITE_ERRORS, 503)
 def stop_job(job_id):
     """Queued: cancelled at once. Training: its process group is stopped, then cancelled."""
+    authorize_job(job_id)
     job, message = jobs.stop_job(_runtime(), job_id)
     return ok({"id": job.id, "status": job.status}, message)
 
@@ -86,6 +95,7 @@ def stop_job(job_id):
 @errors(blp, *JOB_WRITE_ERRORS)
 def delete_job(job_id):
     """Delete a finished job with its logs and metrics; a live job must be stopped first."""
+    authorize_job(job_id)
     jobs.delete_job(_runtime(), job_id)
     return "", 204
 
@@ -97,6 +107,7 @@ def delete_job(job_id):
 @errors(blp, *JOB_READ_ERRORS)
 def get_logs(args, job_id):
     """The last `lines` lines the job printed (stdout and stderr), oldest first."""
+    authorize_job(job_id)
     with _runtime().db.read() as session:
         job, rows = job_queries.job_log_lines(session, job_id, args["lines"])
         gang = job.instance_count > 1
@@ -108,14 +119,19 @@ def get_logs(args, job_id):
 
 
 @blp.route("/<job_id>/metrics", methods=["GET"])
+@blp.arguments(s.MetricsArgsSchema, location="query")
 @blp.response(200, envelope(s.MetricsSchema, "MetricsEnvelope"))
 @blp.doc(security=BEARER)
 @errors(blp, *JOB_READ_ERRORS)
-def get_metrics(job_id):
-    """Per-epoch metrics in order (attempt, then epoch)."""
+def get_metrics(args, job_id):
+    """Per-epoch metrics in order (attempt, then epoch), and the per-step curve (report_step):
+    every step when there are at most `points`, else `points` of them spread over the steps
+    (`steps_total` says how many there are)."""
+    authorize_job(job_id)
     with _runtime().db.read() as session:
         metrics = job_queries.job_metrics(session, job_id)
-    return ok({"metrics": metrics})
+        curve = steps.curve(session, job_id, args["points"])
+    return ok({"metrics": metrics, "steps": curve.points, "steps_total": curve.total})
 
 
 @blp.route("/<job_id>/queue", methods=["GET"])
@@ -128,6 +144,7 @@ def get_queue_position(job_id):
 
     Waiting jobs are answered from the scheduler's latest plan; a job the plan does not cover
     says why (starting, retry_backoff, not_queued, not_planned). 503 when Redis is down."""
+    authorize_job(job_id)
     runtime = _runtime()
     with runtime.db.read() as session:
         position = queue_position.locate(runtime.redis, session, g.user, job_id)
@@ -135,12 +152,9 @@ def get_queue_position(job_id):
 
 
 def _detail(job_id: str) -> dict:
-    """The job's columns plus its timeline, attempts and latest metrics, loaded in one session."""
+    """The job's read model (services.job_view) in seed 001's detail shape."""
     with _runtime().db.read() as session:
-        job = job_queries.get_job(session, job_id)
-        detail = {column.key: getattr(job, column.key) for column in job.__table__.columns}
-        detail.update(transitions=list(job.transitions), attempts=list(job.attempts),
-                      latest_metrics=job_queries.latest_metric(session, job))
-    detail["timeline"] = {"created": job.created_at, "started": job.started_at,
-                          "finished": job.finished_at, "stop_requested": job.stop_requested_at}
-    return detail
+        view = job_view.load(session, job_id)
+    return {**view.columns(), "transitions": view.transitions, "attempts": view.attempts,
+            "latest_metrics": view.latest_metric, "timeline": asdict(view.timeline),
+            "model_id": view.model_id}

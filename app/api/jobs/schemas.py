@@ -5,11 +5,14 @@ import re
 
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
-from app.api.base import PaginationSchema, StrictBool, StrictInt, StrictSchema
+from app.api.base import PaginationSchema, StrictBool, StrictInt, StrictSchema, UtcDateTime
 from app.domain.status import STATUS_WORDS, parse_status
+from app.services import keyset
 from app.services.queue_position import REASONS
+from app.services.batch import BATCH_ID
+from app.services.steps import DEFAULT_POINTS, MAX_POINTS
 from app.webhooks.address import AddressRefused, check_url_form
-from config.protocol import Launcher
+from config.protocol import DEFAULT_ENV, ENV_ID_PATTERN, Launcher
 from config.queues import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -68,6 +71,12 @@ class JobCreateSchema(StrictSchema):
         "description": "instances started at once on as many hosts of the pool, each with `gpu` "
                        "GPUs, or none (default 1). PyTorch runs each under torchrun (static "
                        "rendezvous at rank 0's host), TensorFlow gets TF_CONFIG"})
+    env_id = fields.String(allow_none=True, validate=validate.Regexp(
+        ENV_ID_PATTERN, error="must be a runtime environment name: letters, digits, '.', '_' "
+                              "and '-', starting with a letter or digit, at most 64"), metadata={
+        "description": "the runtime environment (a python a worker host declares with "
+                       "`trainq worker --env NAME=PATH`) to run it with; it is placed only on "
+                       f"hosts that declare it (default: {DEFAULT_ENV!r}, the worker's own)"})
     preemptible = StrictBool(metadata={
         "description": "a job of strictly higher priority that has waited "
                        "TRAINQ_PREEMPT_AFTER_SECONDS may stop it (SIGTERM, a grace period to "
@@ -106,14 +115,13 @@ class JobCreateSchema(StrictSchema):
                                   "leave launcher out or set it to \"torchrun\"", "launcher")
 
 
-class JobListArgsSchema(StrictSchema):
-    page = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
-    page_size = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+class StatusFilterSchema(StrictSchema):
+    """?status= of a listing (jobs, runs)."""
+
     # Declared as an enum so clients and schema checkers know the words; parse_status (the one
     # decision) still validates, and also forgives case and surrounding spaces.
     status = fields.String(metadata={"enum": list(STATUS_WORDS), "description": (
         "a status, or another platform's word for it; case and surrounding spaces do not matter")})
-    workspace_id = fields.Integer(validate=validate.Range(1, MAX_ID))
 
     @validates("status")
     def _check_status(self, value: str, **_kwargs) -> None:
@@ -123,8 +131,45 @@ class JobListArgsSchema(StrictSchema):
             raise ValidationError(str(exc)) from None
 
 
+class CursorField(fields.String):
+    """An opaque keyset cursor (services.keyset), loaded as the position it stands for."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> keyset.Position:
+        try:
+            return keyset.decode(super()._deserialize(value, attr, data, **kwargs))
+        except keyset.CursorError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class JobListArgsSchema(StatusFilterSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    cursor = CursorField(metadata={"pattern": r"^[A-Za-z0-9_-]{1,512}$", "description": (
+        "next_cursor of the previous page: the page after it, as fast however deep (no total); "
+        "with the same filters; not with page. Leave it out for the first page")})
+    workspace_id = fields.Integer(validate=validate.Range(1, MAX_ID))
+    batch_id = fields.String(validate=validate.Regexp(BATCH_ID, error=(
+        "must be a batch id as POST /api/v1/training/jobs/batch returned it, e.g. "
+        "batch-0123456789abcdef")), metadata={
+        "description": "the jobs of one POST /api/v1/training/jobs/batch"})
+
+    @validates_schema(pass_original=True)
+    def _one_way_to_page(self, _data: dict, original: dict, **_kwargs) -> None:
+        if "cursor" in original and "page" in original:
+            raise ValidationError("a cursor already says where the page starts; send either "
+                                  "page (numbered pages) or cursor (next_cursor), not both", "page")
+
+
 class LogArgsSchema(StrictSchema):
     lines = fields.Integer(load_default=100, validate=validate.Range(1, 10_000))
+
+
+class MetricsArgsSchema(StrictSchema):
+    points = fields.Integer(load_default=DEFAULT_POINTS, validate=validate.Range(
+        1, MAX_POINTS, error=f"must be 1 to {MAX_POINTS:,} points; a chart needs about one per "
+                             f"pixel of its width (default {DEFAULT_POINTS:,})"), metadata={
+        "description": "the most steps returned: every step when the job has at most this many, "
+                       "else the first step and the last of each of points - 1 equal ranges"})
 
 
 class JobSummarySchema(StrictSchema):
@@ -141,9 +186,9 @@ class JobSummarySchema(StrictSchema):
     queue = fields.String()
     attempt = fields.Integer()
     external_id = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    started_at = UtcDateTime(allow_none=True)
+    finished_at = UtcDateTime(allow_none=True)
 
 
 class TransitionSchema(StrictSchema):
@@ -151,15 +196,15 @@ class TransitionSchema(StrictSchema):
     from_status = fields.String(allow_none=True)
     to_status = fields.String()
     message = fields.String(allow_none=True)
-    at = fields.DateTime()
+    at = UtcDateTime()
 
 
 class AttemptSchema(StrictSchema):
     number = fields.Integer()
     worker = fields.String(allow_none=True)
     gpus = fields.String(allow_none=True)
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
+    started_at = UtcDateTime(allow_none=True)
+    finished_at = UtcDateTime(allow_none=True)
     exit_code = fields.Integer(allow_none=True)
     exit_signal = fields.String(allow_none=True)
     failure_class = fields.String(allow_none=True, metadata={
@@ -180,12 +225,14 @@ class InstanceSchema(StrictSchema):
     gpus = fields.String(allow_none=True)
     pid = fields.Integer(allow_none=True, metadata={
         "description": "the process the worker started on its host (torchrun's agent)"})
-    started_at = fields.DateTime(allow_none=True)
+    started_at = UtcDateTime(allow_none=True)
     outcome = fields.String(allow_none=True, metadata={
         "description": "how this instance ended: completed, failed, cancelled or preempted; null "
                        "while it runs, or when the attempt ended before it reported"})
     exit_code = fields.Integer(allow_none=True)
     failure_class = fields.String(allow_none=True)
+    message = fields.String(allow_none=True, metadata={
+        "description": "how this instance ended, in words, when it reported so"})
 
 
 class MetricSchema(StrictSchema):
@@ -198,14 +245,14 @@ class MetricSchema(StrictSchema):
     val_accuracy = fields.Float(allow_none=True)
     f1_score = fields.Float(allow_none=True)
     extra = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
-    reported_at = fields.DateTime()
+    reported_at = UtcDateTime()
 
 
 class TimelineSchema(StrictSchema):
-    created = fields.DateTime()
-    started = fields.DateTime(allow_none=True)
-    finished = fields.DateTime(allow_none=True)
-    stop_requested = fields.DateTime(allow_none=True)
+    created = UtcDateTime()
+    started = UtcDateTime(allow_none=True)
+    finished = UtcDateTime(allow_none=True)
+    stop_requested = UtcDateTime(allow_none=True)
 
 
 class JobDetailSchema(JobSummarySchema):
@@ -223,16 +270,26 @@ class JobDetailSchema(JobSummarySchema):
     launcher = fields.String()
     nproc_per_node = fields.Integer(allow_none=True)
     instance_count = fields.Integer()
+    env_id = fields.String(metadata={
+        "description": f"its runtime environment ({DEFAULT_ENV!r} when none was asked for)"})
     failure_message = fields.String(allow_none=True)
     timeline = fields.Nested(TimelineSchema)
     transitions = fields.List(fields.Nested(TransitionSchema))
     attempts = fields.List(fields.Nested(AttemptSchema))
     latest_metrics = fields.Nested(MetricSchema, allow_none=True)
+    batch_id = fields.String(allow_none=True, metadata={
+        "description": "the batch (POST /api/v1/training/jobs/batch) it was submitted in"})
+    model_id = fields.Integer(allow_none=True, metadata={
+        "description": "the seed 002 model this job trains (GET /api/v1/projects/"
+                       "{workspace_id}/models/{model_id}); null for other jobs"})
 
 
 class JobPageSchema(StrictSchema):
     items = fields.List(fields.Nested(JobSummarySchema))
-    pagination = fields.Nested(PaginationSchema)
+    pagination = fields.Nested(PaginationSchema, metadata={"description": (
+        "page, page_size, total, total_pages; after a cursor only page_size (no COUNT)")})
+    next_cursor = fields.String(allow_none=True, metadata={"description": (
+        "pass it as ?cursor= for the next page (same filters); null on the last page")})
 
 
 class LogEntrySchema(StrictSchema):
@@ -242,7 +299,7 @@ class LogEntrySchema(StrictSchema):
     seq = fields.Integer()
     stream = fields.String(metadata={"description": "stdout or stderr"})
     line = fields.String()
-    at = fields.DateTime()
+    at = UtcDateTime()
 
 
 class LogsSchema(StrictSchema):
@@ -251,8 +308,21 @@ class LogsSchema(StrictSchema):
         "description": "the same lines with attempt, sequence number, stream and time"})
 
 
+class StepSchema(StrictSchema):
+    attempt = fields.Integer()
+    step = fields.Integer()
+    values = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True), metadata={
+        "description": "what the script reported with the step (NaN and infinity as null)"})
+    reported_at = UtcDateTime()
+
+
 class MetricsSchema(StrictSchema):
     metrics = fields.List(fields.Nested(MetricSchema))
+    steps = fields.List(fields.Nested(StepSchema), metadata={
+        "description": "the per-step curve (report_step) by attempt, then step; at most "
+                       "`points` of them"})
+    steps_total = fields.Integer(metadata={
+        "description": "how many steps the job reported; more than len(steps) when downsampled"})
 
 
 class StopResultSchema(StrictSchema):
@@ -274,9 +344,10 @@ class QueuePositionSchema(StrictSchema):
                        "not_queued)"})
     ahead = fields.Nested(AheadSchema)
     reason = fields.String(metadata={"enum": list(REASONS), "description": (
-        "no_host, draining, too_big, waiting_for_gpus, behind_higher_priority: the scheduler's "
-        "plan; starting: placed on its host(s); retry_backoff: a retry waiting out its delay; "
-        "not_queued: training or finished; not_planned: the scheduler has no recent plan")})
+        "no_host, no_environment, draining, too_big, waiting_for_gpus, behind_higher_priority: "
+        "the scheduler's plan; starting: placed on its host(s); retry_backoff: a retry waiting "
+        "out its delay; not_queued: training or finished; not_planned: the scheduler has no "
+        "recent plan")})
     message = fields.String(metadata={"description": "why, in a sentence for a person"})
     eta_seconds = fields.Float(allow_none=True, metadata={
         "description": "seconds until it is expected to start; null when unknown"})

@@ -2,7 +2,7 @@
 from marshmallow import fields, validate
 
 from app.api.auth.schemas import MAX_PASSWORD_LENGTH
-from app.api.base import PaginationSchema, StrictBool, StrictSchema
+from app.api.base import PaginationSchema, StrictBool, StrictSchema, UtcDateTime
 from app.services.auth import MIN_PASSWORD_LENGTH
 
 USERNAME = validate.Regexp(
@@ -34,7 +34,7 @@ class UserSchema(StrictSchema):
     id = fields.Integer()
     username = fields.String()
     is_admin = fields.Boolean()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
     workspaces = fields.List(fields.Nested(UserMembershipSchema))
 
 

@@ -23,6 +23,9 @@ class HostSchema(StrictSchema):
     gpus_free = fields.Integer()
     slots = fields.Integer(metadata={"description": "most jobs it runs at once"})
     free_slots = fields.Integer()
+    envs = fields.List(fields.String(), metadata={
+        "description": "the runtime environments it declares (`trainq worker --env NAME=PATH`; "
+                       "always `default`): a job runs here only if its env_id is one of them"})
     running_jobs = fields.List(fields.String(), metadata={
         "description": "ids of the jobs holding its GPUs or slots"})
     heartbeat_age_seconds = fields.Integer(allow_none=True, metadata={

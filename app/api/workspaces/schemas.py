@@ -1,7 +1,7 @@
 """Bodies of the workspace administration API."""
 from marshmallow import fields, validate
 
-from app.api.base import PaginationSchema, StrictInt, StrictSchema
+from app.api.base import PaginationSchema, StrictInt, StrictSchema, UtcDateTime
 from app.services.access import ROLES
 from app.services.workspaces import GPU_QUOTA_ERROR, MAX_GPU_QUOTA
 
@@ -43,7 +43,7 @@ class WorkspaceSchema(StrictSchema):
     queued_jobs = fields.Integer(metadata={"description": "jobs of the workspace now queued"})
     gpus_in_use = fields.Integer(metadata={
         "description": "GPUs its training jobs hold now (borrowed ones included)"})
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class WorkspacePageSchema(StrictSchema):
