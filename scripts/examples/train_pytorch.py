@@ -266,11 +266,19 @@ def main() -> int:
     torch.set_num_threads(1)  # tiny model: extra threads only add overhead on a shared worker
     torch.manual_seed(args.seed)  # the same initial weights on every rank
     group = join_group()
-    try:
+    if not group.distributed:
         return train(args, group)
+    try:
+        code = train(args, group)
     finally:
-        if group.distributed:
-            dist.destroy_process_group()
+        dist.destroy_process_group()
+    # Once its peer has exited, a gloo rank can abort while the interpreter finalizes
+    # ("terminate called without an active exception", SIGABRT with no Python frame left, seen
+    # with torch 2.13 on a loaded 2-core host), which turns a clean stop or a finished run into a
+    # failed attempt. Everything is saved and the group is destroyed: leave without finalizers.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
