@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+import redis as redis_lib
 
 from app.cli import _worker_host, build_parser
 from app.scheduler.model import RunningJob
@@ -15,6 +16,7 @@ from config.keys import EVENTS_STREAM, HOSTS_SET, host_key
 from config.protocol import (Allocation, FailureClass, InstanceAssignment, Launcher, Outcome,
                              TaskSpec, decode_entry)
 from config.settings import Settings, SettingsError
+from tests.conftest import REDIS_URL
 from workers import launch
 from workers.environments import UnknownEnvironment
 from workers.events import EventPublisher
@@ -160,8 +162,19 @@ def test_the_launch_command_uses_the_interpreter():
     assert argv[:3] == ["/py", "-m", "torch.distributed.run"] and argv[-1] == "s.py"
 
 
+@pytest.fixture
+def unconsumed_redis():
+    """A Redis database no result consumer reads: the event stays there for the test to see
+    (the suite's consumer deletes each event it has handled)."""
+    client = redis_lib.Redis.from_url(REDIS_URL.rsplit("/", 1)[0] + "/8", decode_responses=True)
+    client.delete(EVENTS_STREAM)
+    yield client
+    client.delete(EVENTS_STREAM)
+    client.close()
+
+
 def test_an_environment_the_host_lacks_fails_the_attempt_as_a_setup_error(tmp_path,
-                                                                           redis_client):
+                                                                           unconsumed_redis):
     (tmp_path / "train.py").write_text("print('never')\n")
     settings = Settings.from_env({"TRAINQ_SCRIPT_ROOT": str(tmp_path),
                                   "TRAINQ_VAR_DIR": str(tmp_path / "var")})
@@ -171,9 +184,9 @@ def test_an_environment_the_host_lacks_fails_the_attempt_as_a_setup_error(tmp_pa
     with pytest.raises(UnknownEnvironment, match=r"host test has no runtime environment "
                        r"'torch9' \(it has: default\); restart its worker with --env torch9="):
         _start(run)
-    events = EventPublisher(redis_client, "job-env", 1)
-    assert _run_claimed(run, redis_client, events) == Outcome.FAILED
-    (_, fields), = redis_client.xrevrange(EVENTS_STREAM, count=1)
+    events = EventPublisher(unconsumed_redis, "job-env", 1)
+    assert _run_claimed(run, unconsumed_redis, events) == Outcome.FAILED
+    (_, fields), = unconsumed_redis.xrevrange(EVENTS_STREAM, count=1)
     finished = decode_entry(fields)["data"]
     assert finished["failure_class"] == FailureClass.SETUP_ERROR
     assert "no runtime environment 'torch9'" in finished["message"]

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
+from redis import exceptions as redis_errors
 
-from workers.output import OutputShipper, parse_metric_line
+from workers.output import BATCH_LINES, BUFFERED_LINES, OutputShipper, parse_metric_line
 from workers.reporting import metric_line
 
 
@@ -63,3 +66,58 @@ def test_output_of_a_real_process_keeps_its_order():
     seqs = [line["seq"] for kind, data in recorder.events if kind == "log" for line in data["lines"]]
     assert sorted(seqs) == list(range(1, 5)) and len(set(seqs)) == 4
     assert shipper.stderr_message() == "oops"
+
+
+class Gate(Recorder):
+    """Takes nothing until opened: a Redis that cannot keep up with the script."""
+    def __init__(self):
+        super().__init__()
+        self.open = threading.Event()
+
+    def send_many(self, events):
+        self.open.wait()
+        super().send_many(events)
+
+
+def test_a_script_printing_faster_than_redis_takes_waits_and_loses_nothing():
+    lines = 60 * BATCH_LINES
+    code = f"import sys\nfor i in range({lines}):\n    sys.stdout.write(f'line {{i}}\\n')\n"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    gate = Gate()
+    shipper = OutputShipper(gate, proc.stdout, proc.stderr).start()
+    try:
+        deadline = time.monotonic() + 10
+        while shipper.lines.qsize() < BUFFERED_LINES and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)   # what more the reader would buffer, it would have by now
+        assert shipper.lines.qsize() == BUFFERED_LINES   # full, and no further
+        assert proc.poll() is None   # the script waits on its own write: the pipe is full
+    finally:
+        gate.open.set()
+    assert proc.wait(timeout=30) == 0
+    shipper.join()
+    shipped = [l["line"] for kind, data in gate.events if kind == "log" for l in data["lines"]]
+    assert shipped == [f"line {i}" for i in range(lines)]
+
+
+class Outage(Recorder):
+    """Refuses the first batch as a Redis that stayed down past the publisher's retries."""
+    def send_many(self, events):
+        if not self.events and not getattr(self, "failed", False):
+            self.failed = True
+            raise redis_errors.ConnectionError("Redis is down")
+        super().send_many(events)
+
+
+def test_a_batch_redis_never_took_is_dropped_and_the_rest_still_ships():
+    code = ("import time\nprint('lost', flush=True)\ntime.sleep(0.5)\n"
+            "print('kept', flush=True)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    outage = Outage()
+    shipper = OutputShipper(outage, proc.stdout, proc.stderr).start()
+    assert proc.wait(timeout=10) == 0
+    shipper.join()
+    shipped = [l["line"] for kind, data in outage.events if kind == "log" for l in data["lines"]]
+    assert shipped == ["kept"]

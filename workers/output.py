@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import queue
 import threading
@@ -9,11 +10,18 @@ import time
 from collections import deque
 from typing import IO, Any
 
+from redis.exceptions import RedisError
+
 from config.protocol import MAX_STEP, METRIC_LINE_PREFIX, NAMED_METRICS, EventKind
 
 MAX_LINE_CHARS = 8192
 BATCH_LINES, BATCH_SECONDS = 500, 0.1
+#: Lines read but not yet shipped. When a script prints faster than Redis takes its lines, the
+#: readers wait here, the pipe fills and the script's writes wait: the worker's memory stays
+#: bounded and no line is dropped. Ten batches absorb a short Redis blip without stalling.
+BUFFERED_LINES = 10 * BATCH_LINES
 _DONE = object()
+log = logging.getLogger(__name__)
 
 
 def parse_report(text: str) -> tuple[EventKind, dict[str, Any]] | None:
@@ -76,7 +84,7 @@ class OutputShipper:
 
     def __init__(self, publisher, stdout: IO[bytes], stderr: IO[bytes], tail_lines: int = 40):
         self.publisher = publisher
-        self.lines: queue.Queue = queue.Queue()
+        self.lines: queue.Queue = queue.Queue(maxsize=BUFFERED_LINES)
         self.stderr_tail: deque[str] = deque(maxlen=tail_lines)
         self.seq = 0
         self.readers = [threading.Thread(target=self._read, args=(stream, name), daemon=True)
@@ -111,7 +119,15 @@ class OutputShipper:
         while not done:
             batch, done = self._next_batch()
             if batch:
-                self.publisher.send_many(self._events(batch))
+                self._send(batch)
+
+    def _send(self, batch: list[tuple[str, str]]) -> None:
+        # The shipper must outlive an outage longer than the publisher's retries: the readers
+        # (and so the script) wait for it, so it drops this batch rather than stop for good.
+        try:
+            self.publisher.send_many(self._events(batch))
+        except RedisError as exc:
+            log.warning("dropped %d output lines: Redis took none of them (%s)", len(batch), exc)
 
     def _next_batch(self) -> tuple[list[tuple[str, str]], bool]:
         batch: list[tuple[str, str]] = []
