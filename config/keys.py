@@ -5,7 +5,8 @@ from __future__ import annotations
 EVENTS_STREAM = "trainq:events"
 #: The consumer group of the result consumers.
 CONSUMER_GROUP = "trainq-consumers"
-#: Approximate cap of the events stream; acknowledged entries beyond it are trimmed.
+#: Approximate cap of the events stream, should its consumers be down for long: the oldest
+#: entries beyond it are trimmed. A consumer deletes each entry once it has acknowledged it.
 EVENTS_MAXLEN = 1_000_000
 
 
@@ -78,6 +79,10 @@ SCHEDULER_EPOCH = "trainq:scheduler:epoch"
 #: A list the scheduler blocks on: the API and workers push to it when placement may change
 #: (a job submitted, GPUs given back), so a placement never waits on a timer.
 SCHEDULER_WAKE = "trainq:scheduler:wake"
+#: Set of the pools whose placement changed since the scheduler last looked, pushed with every
+#: wake-up: it re-plans those first instead of every pool. EVERY_POOL: any pool may have.
+SCHEDULER_DIRTY = "trainq:scheduler:dirty"
+EVERY_POOL = "*"
 
 
 def host_key(name: str) -> str:
@@ -114,6 +119,13 @@ def gang_end_key(job_id: str, attempt: int) -> str:
     """Set by the control plane when an attempt ended before all its instances did (one failed,
     or its host was lost): every instance still running stops at once (value: why)."""
     return f"trainq:gang-end:{job_id}:{attempt}"
+
+
+def stop_channel(job_id: str) -> str:
+    """Pub/sub channel that wakes the supervisor of every instance of the job as soon as one of
+    cancel_key, preempt_key or gang_end_key is set for it. Only a wake-up: the keys stay the
+    truth, so a lost message delays that stop to the next heartbeat, no further."""
+    return f"trainq:stop:{job_id}"
 
 
 def holds_key(pool: str) -> str:

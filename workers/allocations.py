@@ -6,8 +6,9 @@ Both sides import this module: the scheduler reserves, a worker re-asserts what 
 Redis lost its data) and releases, the reaper releases what a lost host held."""
 from __future__ import annotations
 
-from config.keys import (ALLOCATIONS_SET, SCHEDULER_EPOCH, SCHEDULER_WAKE, allocation_key,
-                         claim_key, claimed_member, host_jobs_key, host_key)
+from config.keys import (ALLOCATIONS_SET, EVERY_POOL, SCHEDULER_DIRTY, SCHEDULER_EPOCH,
+                         SCHEDULER_WAKE, allocation_key, claim_key, claimed_member, host_jobs_key,
+                         host_key)
 from config.protocol import Allocation
 
 RESERVED, STALE_EPOCH, TAKEN, HOST_OFFLINE, NO_SLOT, GPU_BUSY = (
@@ -115,17 +116,17 @@ def release(redis, allocation: Allocation) -> bool:
     return released
 
 
-def release_instance(redis, allocation: Allocation, host: str) -> bool:
-    """Give back what the instance on `host` holds (the whole allocation once no other instance
-    holds anything) and wake the scheduler; idempotent. The other instances of a gang keep
-    their GPUs until they have stopped too."""
+def release_instance(redis, allocation: Allocation, host: str, pool: str | None = None) -> bool:
+    """Give back what the instance on `host` (in `pool`, when the caller knows) holds (the whole
+    allocation once no other instance holds anything) and wake the scheduler; idempotent. The
+    other instances of a gang keep their GPUs until they have stopped too."""
     others = [host_jobs_key(i.host) for i in allocation.instances if i.host != host]
     keys = [allocation_key(allocation.job_id, allocation.attempt), ALLOCATIONS_SET,
             host_jobs_key(host), *others]
     released = bool(redis.eval(_RELEASE_INSTANCE, len(keys), *keys, _member(allocation),
                                allocation.to_wire()))
     if released:
-        wake_scheduler(redis)
+        wake_scheduler(redis, *([pool] if pool else []))
     return released
 
 
@@ -166,9 +167,11 @@ def current(redis, job_id: str, attempt: int) -> Allocation | None:
     return Allocation.from_wire(text) if text else None
 
 
-def wake_scheduler(redis) -> None:
-    """Placement may have changed: the scheduler re-plans now instead of at its next tick."""
+def wake_scheduler(redis, *pools: str) -> None:
+    """Placement may have changed in `pools` (none named: in any pool): the scheduler re-plans
+    them now instead of at its next tick, before the pools nothing happened in."""
     pipe = redis.pipeline(transaction=False)
+    pipe.sadd(SCHEDULER_DIRTY, *(pools or (EVERY_POOL,)))
     pipe.lpush(SCHEDULER_WAKE, "1")
     pipe.ltrim(SCHEDULER_WAKE, 0, 0)  # one pending wake-up is as good as many
     pipe.execute()

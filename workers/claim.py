@@ -7,11 +7,16 @@ clocks of GPU hosts never matter. After the attempt ends, the lease names LEASE_
 owner until the consumer has recorded the outcome."""
 from __future__ import annotations
 
+import logging
 from typing import NamedTuple
 
+from redis import exceptions as redis_errors
+
 from config.keys import (CLAIMED_SET, allocation_key, attempt_key, cancel_key, claim_key,
-                         claimed_member, gang_end_key, lease_key, preempt_key)
+                         claimed_member, gang_end_key, lease_key, preempt_key, stop_channel)
 from config.protocol import LEASE_DONE, LEASE_SEPARATOR
+
+log = logging.getLogger(__name__)
 
 #: How long claims and leases are remembered: longer than any re-delivery can arrive.
 KEY_TTL_SECONDS = 60 * 24 * 3600
@@ -87,3 +92,15 @@ def stop_requests(redis, job_id: str, attempt: int) -> StopRequests:
     cancelled, preempt, ended = redis.mget(cancel_key(job_id), preempt_key(job_id, attempt),
                                            gang_end_key(job_id, attempt))
     return StopRequests(cancelled is not None, preempt, ended)
+
+
+def announce_stop(redis, why: str, *job_ids: str) -> None:
+    """Wake the supervisors of `job_ids` now; call it right after setting the key that asks them
+    to stop. The key is the truth: a failed publish only delays the stop to the next heartbeat,
+    so it never fails the caller's stop."""
+    try:
+        for job_id in job_ids:
+            redis.publish(stop_channel(job_id), why)
+    except redis_errors.RedisError as exc:
+        log.warning("could not announce the stop of %s (%s); its worker sees it at its next "
+                    "heartbeat", ", ".join(job_ids), exc)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -28,9 +29,12 @@ from workers.output import OutputShipper
 from workers.process import reap_group, spawn, stop_group
 from workers.scripts import ScriptPathError, resolve_script
 from workers.host import Host
+from workers.wakeup import Wakeups
 
 log = logging.getLogger(__name__)
 
+#: How often the stop keys are read while announcements of stops cannot reach this worker
+#: (pub/sub refused or lost), and while an instance waits for its gang.
 CANCEL_POLL_SECONDS = 0.2
 
 
@@ -53,6 +57,13 @@ class AttemptRun:
     stop_flag: dict = field(default_factory=lambda: {"set": False})
     #: Set when the scheduler takes the GPUs back: why, and the grace it gives.
     preempted: PreemptRequest | None = None
+    #: Wakes the supervisor (workers.wakeup); a SimpleQueue, safe in a signal handler.
+    wakeups: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+
+    def stop(self) -> None:
+        """Stop the script as a cancel would (the worker's SIGTERM handler calls this)."""
+        self.stop_flag["set"] = True
+        self.wakeups.put(None)
 
     @property
     def owner(self) -> str:
@@ -112,7 +123,7 @@ def run_attempt(run: AttemptRun, redis) -> Outcome | Unreported:
 def _give_back(run: AttemptRun, redis) -> None:
     """This instance's GPUs; the allocation goes with the last instance of a gang to end."""
     try:
-        allocations.release_instance(redis, run.allocation, run.host.name)
+        allocations.release_instance(redis, run.allocation, run.host.name, run.host.pool)
     except (ProtocolError, redis_errors.RedisError) as exc:  # the scheduler's sweep will
         log.warning("%s attempt %s: could not give its GPUs back: %s", run.job_id, run.attempt,
                     exc)
@@ -243,22 +254,39 @@ def _script_env(run: AttemptRun, dirs: dict[str, Path]) -> dict[str, str]:
 
 
 def _supervise(run: AttemptRun, redis, proc: subprocess.Popen) -> Stop:
-    """Wait for the script; the Stop says why it ended."""
+    """Wait for the script; the Stop says why it ended. A stop reaches the script when it is
+    announced, not at a poll; the wake-ups end with the script."""
     limit_ms = run.spec.max_running_time_ms
     deadline = time.monotonic() + limit_ms / 1000 if limit_ms else None
+    with Wakeups(run.wakeups, redis, run.job_id, proc) as wakeups:
+        reason = _watch(run, redis, proc, wakeups, deadline)
+        if reason != Stop.EXITED:
+            stop_group(proc, _grace(run, reason))
+    return reason
+
+
+def _watch(run: AttemptRun, redis, proc: subprocess.Popen, wakeups: Wakeups,
+           deadline: float | None) -> Stop:
+    """Re-read the stop keys at every wake-up; sleep until the next heartbeat or the time
+    limit otherwise (the subscription is live already: nothing can fall between)."""
     next_beat = 0.0
     while proc.poll() is None:
         reason = _reason_to_stop(run, redis, deadline, next_beat)
         if reason == Stop.BEAT:
             next_beat = time.monotonic() + run.settings.heartbeat_seconds
-        elif reason:
-            stop_group(proc, _grace(run, reason))
+            continue  # a beat reads no stop key: read them now
+        if reason:
             return reason
-        try:
-            proc.wait(timeout=CANCEL_POLL_SECONDS)
-        except subprocess.TimeoutExpired:
-            pass
+        wakeups.wait(_asleep(wakeups, deadline, next_beat))
     return Stop.EXITED
+
+
+def _asleep(wakeups: Wakeups, deadline: float | None, next_beat: float) -> float:
+    """Seconds until the next heartbeat or the time limit; no longer than the old poll while
+    stops are not announced to us."""
+    until = next_beat if deadline is None else min(next_beat, deadline)
+    seconds = until - time.monotonic()
+    return seconds if wakeups.listening else min(seconds, CANCEL_POLL_SECONDS)
 
 
 def _reason_to_stop(run: AttemptRun, redis, deadline: float | None,

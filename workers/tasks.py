@@ -26,8 +26,8 @@ def register_tasks(app) -> None:
         become_subreaper()   # what a launcher orphans is still ours to kill (workers.process)
         run = AttemptRun(job_id, int(attempt), spec, Host.from_env(), settings, allocation)
         # revoke(terminate=True) sends SIGTERM to this pool process: turn it into a clean stop
-        # of the script's group instead of leaving the script orphaned.
-        previous = signal.signal(signal.SIGTERM, lambda *_: run.stop_flag.__setitem__("set", True))
+        # of the script's group instead of leaving the script orphaned, at once.
+        previous = signal.signal(signal.SIGTERM, lambda *_: run.stop())
         try:
             return run_attempt(run, worker_redis(settings.redis_url))
         finally:

@@ -14,6 +14,7 @@ from app.scheduler.model import (InstancePlacement, PendingJob, Placement, Plan,
 from app.scheduler.preempt import Candidate, Preemption, choose
 from config.keys import holds_key, preempt_key
 from config.protocol import PreemptRequest
+from workers.claim import announce_stop
 
 log = logging.getLogger(__name__)
 #: Queue reasons that mean "it could run here, if GPUs were free": worth preempting for.
@@ -136,6 +137,8 @@ class Preemptor:
                 "also": [[host, list(gpus)] for host, gpus in chosen.placed[1:]]}
         pipe.hset(holds_key(pool), job.id, json.dumps(hold))
         pipe.execute()
+        # Not in the transaction: a refused PUBLISH would abort it, and the keys are the stop.
+        announce_stop(self.redis, "preempt", *chosen.victims)
         log.warning("preempting %s on %s for %s (%.0f GPU-seconds of work lost since their "
                     "last checkpoints)", ", ".join(chosen.victims),
                     " + ".join(host for host, _ in chosen.placed), job.id,

@@ -19,12 +19,13 @@ from app.placer.dispatch import Dispatcher, LostLeadership
 from app.placer.estimates import FROM_EPOCHS, FROM_LIMIT
 from app.placer.leader import Leadership
 from app.placer.preemption import Preemptor
-from app.placer.snapshot import PoolView, Snapshot, take
+from app.placer.snapshot import PoolView, Snapshot, every_pool, take
 from app.placer.sweep import Sweep
 from app.runtime import Runtime
 from app.scheduler.policy import plan
 from app.services.publishing import mark_published
-from config.keys import SCHEDULER_WAKE, SENTINEL_KEY
+from config.keys import EVERY_POOL, SCHEDULER_DIRTY, SCHEDULER_WAKE, SENTINEL_KEY
+from workers.hosts import read_hosts
 
 log = logging.getLogger(__name__)
 #: How often a standby asks for the lock: it takes over within the lock's TTL plus this.
@@ -51,6 +52,8 @@ class Scheduler:
         self.data_lost_at: float | None = None
         self._last_sweep = 0.0
         self._published: dict[str, float] = {}   # pool -> when its plan was last published
+        self._last_full = float("-inf")   # monotonic time of the last pass over every pool
+        self._tick_seconds = self.settings.scheduler_interval_seconds
 
     def run(self) -> None:
         failures = 0
@@ -74,27 +77,67 @@ class Scheduler:
             self.stopping.wait(STANDBY_POLL_SECONDS)
             return
         try:
-            self.cycle(epoch)
+            self.cycle(epoch, self._due())
         except LostLeadership as exc:
             log.warning("lost the lead mid-cycle (%s); standing by", exc)
             self.epoch = None
             return
         self._wait_for_wake()
 
-    def cycle(self, epoch: int) -> int:
-        """Place what fits in every pool; returns how many jobs it placed."""
+    def cycle(self, epoch: int, pools: set[str] | None = None) -> int:
+        """Place what fits in `pools`, or in every pool (None); returns how many it placed."""
         if self._holding_after_data_loss():
             return 0
         self._maybe_sweep()
+        if pools is not None:
+            return sum(self._cycle_pool(pool, epoch) for pool in sorted(pools))
+        self._last_full = time.monotonic()
+        return self._every_pool(epoch)
+
+    def _every_pool(self, epoch: int) -> int:
+        """One pool at a time; between two, the pools woken for meanwhile go first, so a
+        submission waits for one pool's plan, not for every pool's."""
+        hosts = read_hosts(self.redis)
+        with self.runtime.db.read() as session:
+            todo = every_pool(session, hosts[1], (pool.name for pool in self.settings.pools))
+        placed, again = 0, False
+        while todo:
+            placed += self._cycle_pool(todo.pop(0), epoch, hosts)
+            woken = self._take_woken()
+            if woken is None:
+                again = True   # some pool changed, maybe one this pass already planned
+            elif woken:
+                placed += sum(self._cycle_pool(pool, epoch) for pool in sorted(woken))
+                todo = [pool for pool in todo if pool not in woken]
+        if again:
+            self.redis.sadd(SCHEDULER_DIRTY, EVERY_POOL)
+        return placed
+
+    def _cycle_pool(self, pool: str, epoch: int, hosts=None) -> int:
         now = time.time()
         with self.runtime.db.read() as session:
-            snapshot = take(session, self.redis, self.settings.lease_seconds, now)
-        placed = []
-        for pool, view in snapshot.pools.items():
-            placed += self._place_pool(pool, view, snapshot, epoch)
+            snapshot = take(session, self.redis, self.settings.lease_seconds, now, pool, hosts)
+        view = snapshot.pools.get(pool, PoolView())
+        placed = self._place_pool(pool, view, snapshot, epoch)
         if placed:
             mark_published(self.runtime, placed, datetime.fromtimestamp(now, tz=timezone.utc))
         return len(placed)
+
+    def _due(self) -> set[str] | None:
+        """The pools to plan now: every pool (None) once a tick has passed since the last full
+        pass, or when a wake-up named none; else the pools woken for."""
+        woken = self._take_woken()
+        if woken is None or time.monotonic() - self._last_full >= self._tick_seconds:
+            return None
+        return woken
+
+    def _take_woken(self) -> set[str] | None:
+        """The pools woken for since the last look, emptied (None: any pool may have changed)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.smembers(SCHEDULER_DIRTY)
+        pipe.delete(SCHEDULER_DIRTY)
+        woken = pipe.execute()[0]
+        return None if EVERY_POOL in woken else set(woken)
 
     def _place_pool(self, pool: str, view: PoolView, snapshot: Snapshot,
                     epoch: int) -> list[tuple[str, int]]:
@@ -155,7 +198,9 @@ class Scheduler:
         return False
 
     def _wait_for_wake(self) -> None:
-        self.redis.blpop([SCHEDULER_WAKE], timeout=self.settings.scheduler_interval_seconds)
+        """Until a wake-up, or the next tick (aging, ETAs and preemption move with the clock)."""
+        left = self._tick_seconds - (time.monotonic() - self._last_full)
+        self.redis.blpop([SCHEDULER_WAKE], timeout=max(0.01, left))
 
     def _announce(self, epoch: int | None) -> None:
         if epoch != self.epoch or not self._announced:

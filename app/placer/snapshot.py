@@ -6,6 +6,7 @@ checked again inside its Lua call (free GPUs, host alive, epoch current)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
@@ -37,8 +38,13 @@ class Snapshot:
     quotas: dict[str, int]  # workspace id (as text) -> its GPU quota; absent: none
 
 
-def take(session, redis, fresh_seconds: float, now: float) -> Snapshot:
-    server_now, records = read_hosts(redis)
+def take(session, redis, fresh_seconds: float, now: float, pool: str | None = None,
+         hosts: tuple[int, list[HostRecord]] | None = None) -> Snapshot:
+    """Every pool, or only `pool` (its hosts and its jobs); `hosts`: read_hosts() as the caller
+    read it a moment ago (a pass over every pool reads 500 hosts once, not once a pool)."""
+    server_now, records = hosts or read_hosts(redis)
+    if pool is not None:
+        records = [record for record in records if record.pool == pool]
     placed = {_job_of(member) for member in redis.zrange(ALLOCATIONS_SET, 0, -1)}
     pools: dict[str, PoolView] = defaultdict(PoolView)
     for record in records:
@@ -54,7 +60,7 @@ def take(session, redis, fresh_seconds: float, now: float) -> Snapshot:
     for pool, jobs in running.items():
         pools[pool].running.extend(jobs.values())
     attempts = {}
-    for job in _pending(session, now, placed):
+    for job in _pending(session, now, placed, pool):
         pools[job.pool].pending.append(_pending_job(job))
         attempts[job.id] = job.attempt
     return Snapshot(now, dict(pools), attempts, {j: basis for j, (_, basis) in ends.items()},
@@ -102,14 +108,24 @@ def _quotas(session) -> dict[str, int]:
     return {str(workspace): quota for workspace, quota in rows}
 
 
-def _pending(session, now: float, placed: set[str]) -> list[Job]:
+def _pending(session, now: float, placed: set[str], pool: str | None) -> list[Job]:
     at = datetime.fromtimestamp(now, tz=timezone.utc)
-    rows = session.execute(select(
+    query = select(
         Job.id, Job.attempt, Job.pool, Job.workspace_id, Job.priority, Job.gpu, Job.created_at,
         Job.max_running_time_ms, Job.instance_count, Job.env_id).where(
         Job.status == JobStatus.QUEUED.value,
-        or_(Job.not_before.is_(None), Job.not_before <= at)))
-    return [row for row in rows if row.id not in placed]
+        or_(Job.not_before.is_(None), Job.not_before <= at))
+    if pool is not None:
+        query = query.where(Job.pool == pool)
+    return [row for row in session.execute(query) if row.id not in placed]
+
+
+def every_pool(session, records: list[HostRecord], configured: Iterable[str]) -> list[str]:
+    """Every pool there is something to plan or publish for: configured, with a host, or with a
+    queued job (one submitted before its pool left the configuration still gets a reason)."""
+    queued = session.scalars(select(Job.pool).where(Job.status == JobStatus.QUEUED.value)
+                             .distinct())
+    return sorted({*configured, *(record.pool for record in records), *queued})
 
 
 def _pending_job(row) -> PendingJob:

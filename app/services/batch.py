@@ -48,7 +48,7 @@ def submit_batch(runtime, items: list[dict[str, Any]], user_id: int | None,
         if idempotency_key is not None:
             idempotency.remember(session, user_id, idempotency_key,
                                  idempotency.request_hash(body), built[0].id)
-    jobs.wake(runtime)
+    jobs.wake(runtime, *sorted({job.pool for job in built}))
     return built, False
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from app.models import Job, JobAttempt
 from config.keys import gang_end_key
 from config.protocol import Outcome
-from workers.claim import KEY_TTL_SECONDS
+from workers.claim import KEY_TTL_SECONDS, announce_stop
 
 #: Longest `worker` an attempt row holds (its column's size).
 _WORKER_CHARS = 200
@@ -75,6 +75,7 @@ def end(redis, job_id: str, attempt: int, why: str) -> None:
     """Stop every instance of the attempt that still runs (none reports how it ended)."""
     if redis is not None:
         redis.set(gang_end_key(job_id, attempt), why, ex=KEY_TTL_SECONDS)
+        announce_stop(redis, "gang-end", job_id)
 
 
 def _count(attempt: JobAttempt, test) -> int:

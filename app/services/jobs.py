@@ -22,6 +22,7 @@ from config.protocol import Launcher
 from config.pools import pool_for
 from config.queues import DEFAULT_PRIORITY, queue_name
 from workers.allocations import wake_scheduler
+from workers.claim import announce_stop
 from workers.scripts import ScriptPathError, relative_script
 
 log = logging.getLogger(__name__)
@@ -67,14 +68,15 @@ def submit_job(runtime, data: dict[str, Any], user_id: int | None,
         return _replay(runtime, user_id, idempotency_key, data), True  # a concurrent twin won
     # The scheduler reads queued jobs from the database; the wake-up only spares it waiting
     # for its next cycle, so a lost one delays the job by at most a cycle.
-    wake(runtime)
+    wake(runtime, job.pool)
     return job, False
 
 
-def wake(runtime) -> None:
-    """Tell the scheduler there is new work (it would find it at its next cycle anyway)."""
+def wake(runtime, *pools: str) -> None:
+    """Tell the scheduler there is new work in `pools` (it would find it at its next cycle
+    anyway)."""
     try:
-        wake_scheduler(runtime.redis)
+        wake_scheduler(runtime.redis, *pools)
     except redis_lib.RedisError as exc:
         log.warning("could not wake the scheduler (%s); it places the job at its next cycle", exc)
 
@@ -132,6 +134,8 @@ def flag_cancel(redis, job_id: str) -> None:
         redis.set(cancel_key(job_id), "1", ex=CANCEL_TTL_SECONDS)
     except redis_lib.RedisError as exc:
         log.warning("could not flag %s as stopped in Redis (%s); the reconciler will", job_id, exc)
+        return
+    announce_stop(redis, "cancel", job_id)
 
 
 def delete_job(runtime, job_id: str) -> None:
