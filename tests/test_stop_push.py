@@ -25,7 +25,7 @@ from config.settings import Settings
 from tests.conftest import REDIS_URL
 from tests.faults.conftest import wait_until
 from tests.support.stack import free_port
-from workers import runner
+from workers import process, runner
 from workers.claim import announce_stop
 from workers.exits import Stop
 from workers.host import Host
@@ -54,6 +54,15 @@ time.sleep(float(sys.argv[2]))
 @pytest.fixture(autouse=True)
 def no_poll(monkeypatch):
     monkeypatch.setattr(runner, "CANCEL_POLL_SECONDS", HOUR)
+
+
+@pytest.fixture(autouse=True)
+def spare_the_stack(monkeypatch):
+    """The supervisor runs inside pytest here. After a stop it sweeps every descendant of its
+    process (right in a worker's pool process, which runs nothing else), and here that would
+    be the suite's live stack. These scripts leave nothing behind to sweep; the sweep itself is
+    tested through real workers (tests/test_torchrun.py)."""
+    monkeypatch.setattr(process, "kill_descendants", lambda root=None: [])
 
 
 @pytest.fixture
@@ -158,8 +167,8 @@ def test_a_stop_whose_announcement_was_lost_is_honoured_at_the_next_beat(tmp_pat
 
 @pytest.fixture
 def refusing_redis(tmp_path):
-    """The URL of a Redis of its own whose user may not SUBSCRIBE. Daemonized: a stop ends
-    with workers.process.kill_descendants, which kills every descendant of this process."""
+    """The URL of a Redis of its own whose user may not SUBSCRIBE (daemonized: not a child of
+    this process)."""
     port, pidfile = free_port(), tmp_path / "redis.pid"
     subprocess.run(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--daemonize",
                     "yes", "--pidfile", str(pidfile), "--dir", str(tmp_path), "--save", "",

@@ -18,8 +18,14 @@ def stream_client(url: str) -> redis_lib.Redis:
                                     decode_responses=True)
 
 
+#: Entries read, applied and acknowledged together. A log entry carries up to 500 lines, so this
+#: also bounds the lines a consumer holds at once (25,000), whatever the jobs print.
+BATCH_ENTRIES = 50
+
+
 class EventStream:
-    def __init__(self, redis, consumer: str, block_ms: int = 1000, count: int = 200):
+    def __init__(self, redis, consumer: str, block_ms: int = 1000,
+                 count: int = BATCH_ENTRIES):
         self.redis, self.consumer = redis, consumer
         self.block_ms, self.count = block_ms, count
         self._drained_own = False
