@@ -220,6 +220,23 @@ def test_every_plan_is_consistent():
         assert [e.position for e in result.queue] == list(range(1, len(result.queue) + 1))
 
 
+def test_blocked_jobs_are_those_the_queue_says_wait_for_gpus_with_or_without_explain():
+    """Preemption reads `blocked` from a plan that published no queue: it must be exactly the
+    queue's waiting jobs, in order, and placements must not depend on explaining."""
+    waiting = {Reason.WAITING_FOR_GPUS, Reason.BEHIND_HIGHER_PRIORITY}
+    seen = 0
+    for seed in range(300):
+        hosts, busy, pending = random_case(random.Random(seed))
+        pending.append(job("huge", 16))   # too big for any host: never blocked
+        full = plan(0, hosts, busy, pending, depth=8)
+        quick = plan(0, hosts, busy, pending, depth=8, explain=False)
+        assert full.blocked == tuple(e.job_id for e in full.queue if e.reason in waiting), seed
+        assert quick.blocked == full.blocked and quick.placements == full.placements, seed
+        assert quick.queue == () and "huge" not in full.blocked
+        seen += len(full.blocked)
+    assert seen > 300
+
+
 # --- queue entries: reasons, positions, ETA -------------------------------------------------
 
 def test_positions_reasons_and_known_etas():

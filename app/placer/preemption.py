@@ -17,8 +17,6 @@ from config.protocol import PreemptRequest
 from workers.claim import announce_stop
 
 log = logging.getLogger(__name__)
-#: Queue reasons that mean "it could run here, if GPUs were free": worth preempting for.
-_BLOCKED = {Reason.WAITING_FOR_GPUS, Reason.BEHIND_HIGHER_PRIORITY}
 
 
 @dataclass(frozen=True)
@@ -111,8 +109,8 @@ class Preemptor:
         """Blocked jobs, in queue order, that waited TRAINQ_PREEMPT_AFTER_SECONDS or more."""
         pending = {job.id: job for job in view.pending}
         after = self.settings.preempt_after_seconds
-        return [pending[e.job_id] for e in decided.queue if e.job_id in pending
-                and e.reason in _BLOCKED and now - pending[e.job_id].submitted_at >= after]
+        return [pending[job_id] for job_id in decided.blocked if job_id in pending
+                and now - pending[job_id].submitted_at >= after]
 
     def _candidates(self, view: PoolView, now: float, quotas: dict[str, int]) -> list[Candidate]:
         """Running jobs that may still be chosen: one asked to stop already is not asked again,

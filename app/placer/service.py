@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.models import Job
-from app.placer import board
+from app.placer import explain
 from app.placer.dispatch import Dispatcher, LostLeadership
-from app.placer.estimates import FROM_EPOCHS, FROM_LIMIT
 from app.placer.leader import Leadership
+from app.placer.pending import PendingCache
 from app.placer.preemption import Preemptor
 from app.placer.snapshot import PoolView, Snapshot, every_pool, take
 from app.placer.sweep import Sweep
@@ -46,11 +46,13 @@ class Scheduler:
         self.dispatcher = Dispatcher(runtime, self.redis, self.settings.lease_seconds)
         self.sweep = Sweep(runtime, self.redis)
         self.preemptor = Preemptor(runtime, self.redis)
+        self.pending = PendingCache()
+        self._boards: dict[str, explain.BoardWork] = {}   # pool -> its queue board, to publish
         self.stopping = threading.Event()
         self.epoch: int | None = None
         self._announced = False
         self.data_lost_at: float | None = None
-        self._last_sweep = 0.0
+        self._last_sweep = float("-inf")   # the first cycle sweeps everything
         self._published: dict[str, float] = {}   # pool -> when its plan was last published
         self._last_full = float("-inf")   # monotonic time of the last pass over every pool
         self._tick_seconds = self.settings.scheduler_interval_seconds
@@ -81,14 +83,16 @@ class Scheduler:
         except LostLeadership as exc:
             log.warning("lost the lead mid-cycle (%s); standing by", exc)
             self.epoch = None
+            self._boards.clear()
             return
+        self.publish_boards()
         self._wait_for_wake()
 
     def cycle(self, epoch: int, pools: set[str] | None = None) -> int:
         """Place what fits in `pools`, or in every pool (None); returns how many it placed."""
         if self._holding_after_data_loss():
             return 0
-        self._maybe_sweep()
+        self._sweep_part()
         if pools is not None:
             return sum(self._cycle_pool(pool, epoch) for pool in sorted(pools))
         self._last_full = time.monotonic()
@@ -116,7 +120,8 @@ class Scheduler:
     def _cycle_pool(self, pool: str, epoch: int, hosts=None) -> int:
         now = time.time()
         with self.runtime.db.read() as session:
-            snapshot = take(session, self.redis, self.settings.lease_seconds, now, pool, hosts)
+            snapshot = take(session, self.redis, self.settings.lease_seconds, now, pool, hosts,
+                            self.pending)
         view = snapshot.pools.get(pool, PoolView())
         placed = self._place_pool(pool, view, snapshot, epoch)
         if placed:
@@ -142,20 +147,28 @@ class Scheduler:
     def _place_pool(self, pool: str, view: PoolView, snapshot: Snapshot,
                     epoch: int) -> list[tuple[str, int]]:
         """Jobs whose held GPUs are free first, then the plan of everyone else; a job that
-        waited too long may then preempt (see app/placer/preemption.py)."""
+        waited too long may then preempt (see app/placer/preemption.py). The pool's queue board
+        is left for publish_boards(), after the cycle."""
         holds = self.preemptor.holds(pool, view, snapshot.now)
         placed = self._commit(self.preemptor.ready(view, holds), snapshot, epoch)
         others = self.preemptor.hide(view, holds)
         decided = plan(snapshot.now, others.hosts, others.running, others.pending,
-                       aging_seconds=self.settings.aging_seconds, quotas=snapshot.quotas)
+                       aging_seconds=self.settings.aging_seconds, quotas=snapshot.quotas,
+                       explain=False)
         placed += self._commit(decided.placements, snapshot, epoch)
         if snapshot.now - self._published.get(pool, 0.0) >= BOARD_PERIOD_SECONDS:
-            waiting = [h for h in holds if h.job_id not in {job_id for job_id, _ in placed}]
-            board.publish(self.redis, pool, self.preemptor.queue(waiting, decided, snapshot.now),
-                          snapshot.now, _basis_note(view, snapshot))
-            self._published[pool] = snapshot.now
+            self._boards[pool] = explain.BoardWork(view, others, holds, snapshot,
+                                            frozenset(job_id for job_id, _ in placed))
         self.preemptor.consider(pool, others, decided, snapshot.now, snapshot.quotas)
         return placed
+
+    def publish_boards(self) -> None:
+        """The queue board of each pool planned since its board was last due (explain.py):
+        after the cycle's placements are sent, not before."""
+        while self._boards:
+            pool, work = self._boards.popitem()
+            explain.publish(self.redis, self.preemptor, self.settings.aging_seconds, pool, work)
+            self._published[pool] = work.snapshot.now
 
     def _commit(self, placements, snapshot: Snapshot, epoch: int) -> list[tuple[str, int]]:
         placed = []
@@ -175,10 +188,13 @@ class Scheduler:
             rows = session.scalars(select(Job).where(Job.id.in_(ids), Job.status == "queued"))
             return {job.id: job for job in rows if job.attempt == snapshot.attempts.get(job.id)}
 
-    def _maybe_sweep(self) -> None:
-        if time.monotonic() - self._last_sweep >= self.settings.reaper_interval_seconds:
-            self._last_sweep = time.monotonic()
-            self.sweep.run_once()
+    def _sweep_part(self) -> None:
+        """The share of a sweep pass that the time since the last part is of the interval:
+        every allocation is looked at once an interval, a little each cycle."""
+        now = time.monotonic()
+        share = (now - self._last_sweep) / max(0.001, self.settings.reaper_interval_seconds)
+        self._last_sweep = now
+        self.sweep.run_part(share)
 
     def _holding_after_data_loss(self) -> bool:
         """No sentinel: Redis lost its data, and with it the record of which GPUs running jobs
@@ -219,16 +235,6 @@ class Scheduler:
 
     def stop(self) -> None:
         self.stopping.set()
-
-
-def _basis_note(view: PoolView, snapshot: Snapshot) -> str:
-    kinds = [snapshot.end_basis.get(job.id) for job in view.running]
-    epochs, limits = kinds.count(FROM_EPOCHS), kinds.count(FROM_LIMIT)
-    unknown = len(kinds) - epochs - limits
-    parts = [f"{epochs} running from epoch times" if epochs else "",
-             f"{limits} from time limits" if limits else "",
-             f"{unknown} unknown" if unknown else ""]
-    return ", ".join(filter(None, parts))
 
 
 def run_scheduler(settings) -> int:

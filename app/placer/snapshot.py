@@ -8,16 +8,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from app.domain.status import JobStatus
 from app.models import Job, Workspace
 from app.placer.estimates import expected_ends
+from app.placer.pending import PendingCache
 from app.scheduler.model import HostView, PendingJob, RunningJob
 from config.keys import ALLOCATIONS_SET
-from config.protocol import DEFAULT_ENV
 from workers.hosts import HostRecord, HostState, read_hosts
 
 
@@ -39,9 +38,11 @@ class Snapshot:
 
 
 def take(session, redis, fresh_seconds: float, now: float, pool: str | None = None,
-         hosts: tuple[int, list[HostRecord]] | None = None) -> Snapshot:
+         hosts: tuple[int, list[HostRecord]] | None = None,
+         cache: PendingCache | None = None) -> Snapshot:
     """Every pool, or only `pool` (its hosts and its jobs); `hosts`: read_hosts() as the caller
-    read it a moment ago (a pass over every pool reads 500 hosts once, not once a pool)."""
+    read it a moment ago (a pass over every pool reads 500 hosts once, not once a pool);
+    `cache`: the scheduler's pending jobs of its last cycles (app/placer/pending.py)."""
     server_now, records = hosts or read_hosts(redis)
     if pool is not None:
         records = [record for record in records if record.pool == pool]
@@ -60,9 +61,9 @@ def take(session, redis, fresh_seconds: float, now: float, pool: str | None = No
     for pool, jobs in running.items():
         pools[pool].running.extend(jobs.values())
     attempts = {}
-    for job in _pending(session, now, placed, pool):
-        pools[job.pool].pending.append(_pending_job(job))
-        attempts[job.id] = job.attempt
+    for attempt, job_pool, job in (cache or PendingCache()).read(session, now, placed, pool):
+        pools[job_pool].pending.append(job)
+        attempts[job.id] = attempt
     return Snapshot(now, dict(pools), attempts, {j: basis for j, (_, basis) in ends.items()},
                     _quotas(session))
 
@@ -108,18 +109,6 @@ def _quotas(session) -> dict[str, int]:
     return {str(workspace): quota for workspace, quota in rows}
 
 
-def _pending(session, now: float, placed: set[str], pool: str | None) -> list[Job]:
-    at = datetime.fromtimestamp(now, tz=timezone.utc)
-    query = select(
-        Job.id, Job.attempt, Job.pool, Job.workspace_id, Job.priority, Job.gpu, Job.created_at,
-        Job.max_running_time_ms, Job.instance_count, Job.env_id).where(
-        Job.status == JobStatus.QUEUED.value,
-        or_(Job.not_before.is_(None), Job.not_before <= at))
-    if pool is not None:
-        query = query.where(Job.pool == pool)
-    return [row for row in session.execute(query) if row.id not in placed]
-
-
 def every_pool(session, records: list[HostRecord], configured: Iterable[str]) -> list[str]:
     """Every pool there is something to plan or publish for: configured, with a host, or with a
     queued job (one submitted before its pool left the configuration still gets a reason)."""
@@ -127,10 +116,3 @@ def every_pool(session, records: list[HostRecord], configured: Iterable[str]) ->
                              .distinct())
     return sorted({*configured, *(record.pool for record in records), *queued})
 
-
-def _pending_job(row) -> PendingJob:
-    limit = row.max_running_time_ms
-    return PendingJob(id=row.id, workspace=str(row.workspace_id), priority=row.priority,
-                      gpus=row.gpu, submitted_at=row.created_at.timestamp(),
-                      estimate_s=limit / 1000 if limit else None,
-                      instances=row.instance_count or 1, env=row.env_id or DEFAULT_ENV)

@@ -86,3 +86,7 @@ class Plan:
     # (head job id, host reserved for it, shadow time or None): EASY's protected head.
     reservation: tuple[str, str, float | None] | None
     borrowing: frozenset[str] = frozenset()   # placed or queued beyond their workspace's quota
+    #: The jobs not placed that could run in the pool but wait for GPUs (their reason is
+    #: waiting_for_gpus or behind_higher_priority), in queue order: what preemption may help.
+    #: Given with or without `explain`, so a cycle that publishes no queue still preempts.
+    blocked: tuple[str, ...] = ()

@@ -72,11 +72,16 @@ def plan(now: float, hosts: Sequence[HostView], running: Sequence[RunningJob],
     if reservations is None:
         reservations = QUOTA_RESERVATIONS if quotas else 1
     walk = _walk(now, states, ordered[:depth], capacity, Guards(max(1, reservations)))
+    placed = {p.job_id for p in walk.placements}
+    blocked = tuple(j.id for j in ordered if j.id not in placed and j.id not in borrowing
+                    and capacity.never(j) is None)
     if not explain:
-        return Plan(tuple(walk.placements), (), walk.reservation(), frozenset(borrowing))
+        return Plan(tuple(walk.placements), (), walk.reservation(), frozenset(borrowing),
+                    blocked)
     etas = forward(now, states, walk.queued)   # after the walk: it books on the same timeline
     queue = _queue(ordered, walk, etas, capacity, depth, borrowing)
-    return Plan(tuple(walk.placements), queue, walk.reservation(), frozenset(borrowing))
+    return Plan(tuple(walk.placements), queue, walk.reservation(), frozenset(borrowing),
+                blocked)
 
 
 @dataclass

@@ -28,6 +28,9 @@ class Capacity:
     live_envs: frozenset[str]
     _by_env: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(
         default_factory=dict, compare=False, repr=False)
+    #: (env, GPUs, instances) -> never()'s answer: thousands of queued jobs have a few shapes.
+    _by_shape: dict[tuple[str, int, int], Reason | None] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, hosts: Sequence[HostView]) -> Capacity:
@@ -43,6 +46,12 @@ class Capacity:
 
     def never(self, job: PendingJob) -> Reason | None:
         """Why no host of the pool can run the job as the pool is now (None: some host can)."""
+        shape = (job.env, job.gpus, job.instances)
+        if shape not in self._by_shape:
+            self._by_shape[shape] = self._never(job)
+        return self._by_shape[shape]
+
+    def _never(self, job: PendingJob) -> Reason | None:
         if not self.hosts:
             return Reason.NO_HOST
         if not has_env(self.live_envs, job):
