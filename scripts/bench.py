@@ -16,7 +16,8 @@ a. API submissions per second, N clients in threads, each with its own session a
    with the same Celery settings, single-threaded: the broker step the scheduler does for each
    placed job (a submission itself only writes SQL and wakes the scheduler); the rest (HTTP,
    token check, validation, SQL writes, the detail read) is trainq's own.
-b. Submit-to-script-start latency on the idle `cpu` slot: from just before the POST to the
+b. Submit-to-script-start latency on the idle `cpu` slot, once the status webhooks of a.'s
+   thousands of jobs are delivered (the time that took is printed): from just before the POST to the
    time.time() the script prints as its first line (read back through the logs route), and
    submit to the API first answering `training`. Floor: `python -c pass` wall time, the cost
    of starting the interpreter that any design pays. "Idle" means the slot has finished with
@@ -343,6 +344,8 @@ def run_all(stack: Stack, args) -> dict:
                "publish_floor": publish_floor(stack.env, args.submissions)}
     progress(f"a. {args.batch_jobs} jobs in batches of 1,000")
     results["batch"] = profiler.run("a. batch", batch_rate, client, args.batch_jobs)
+    progress("b. waiting until the webhooks of a.'s jobs are delivered")
+    results["webhook_drain_seconds"] = stack.wait_webhooks_delivered()
     progress(f"b. submit → script start, {args.latency_runs} runs (+1 warm-up), then "
              f"{turnaround_gaps(args)} jobs back to back")
     one_start(stack, client)  # warm-up: first spawn, first fork of a fresh pool process
@@ -433,6 +436,8 @@ def extra_rows(r: dict) -> list[tuple[str, str, str]]:
         (f"a. batch submissions ({b['jobs']} jobs, {b['size']} a request)",
          f"{b['per_second']:.0f} jobs/s (slowest request {b['request_max_ms']:.0f} ms)",
          "(same floor)"),
+        ("a. then until every status webhook of a.'s jobs was delivered",
+         f"{r['webhook_drain_seconds']:.1f} s", "-"),
         (f"c. step reports from {st['jobs']} jobs at once → metrics route "
          f"({st['steps']} each)", f"{st['per_second']:.0f} steps/s ({st['lost']} lost, "
          f"{st['doubled']} doubled)", f"XADD {r['xadd_floor']['single_per_second']:.0f}/s single"),
@@ -442,6 +447,8 @@ def extra_rows(r: dict) -> list[tuple[str, str, str]]:
         (f"e. placer cycle ({p['pending']} pending, {p['hosts']} hosts, {p['cycles']} cycles)",
          f"p50 {p['cycle_p50_ms']:.0f} ms, p99 {p['cycle_p99_ms']:.0f} ms",
          f"its snapshot read alone p50 {p['snapshot_p50_ms']:.0f} ms"),
+        ("e. then its queue board (every waiting job's position, reason, ETA)",
+         f"p50 {p['board_p50_ms']:.0f} ms, p99 {p['board_p99_ms']:.0f} ms", "-"),
         ("f. idle memory", f"worker host {m['worker_pss_mb']:.0f} MB PSS, API worker "
          f"{m['api_rss_mb']:.0f} MB, consumer {m['consumer_rss_mb']:.0f} MB, scheduler "
          f"{m['scheduler_rss_mb']:.0f} MB RSS", "-"),

@@ -8,22 +8,26 @@ from datetime import datetime
 from sqlalchemy import and_, func, select
 
 from app.models import Job, JobAttempt, JobMetric
+from app.placer.holders import among
 
 #: How each kind of estimate was made, for eta_basis.
 FROM_EPOCHS, FROM_LIMIT = "epochs", "time_limit"
 
 
-def expected_ends(session, job_ids: Iterable[str], now: float) -> dict[str, tuple[float, str]]:
-    """Job id -> (expected end as a Unix time, FROM_EPOCHS or FROM_LIMIT); unknown ones absent."""
-    ids = list(set(job_ids))
+def expected_ends(session, job_ids: Iterable[str], now: float,
+                  pool: str | None = None) -> dict[str, tuple[float, str]]:
+    """Job id -> (expected end as a Unix time, FROM_EPOCHS or FROM_LIMIT); unknown ones absent.
+    `pool`: the pool the jobs run in, when they are one pool's (holders.among)."""
+    ids = set(job_ids)
     if not ids:
         return {}
     ends = {}
-    progress = _progress(session, ids)
-    for job_id, attempt_started, limit_ms in session.execute(
+    progress = {row[0]: row[1:] for row in among(ids, pool, lambda where: _progress(session,
+                                                                                    where))}
+    for job_id, attempt_started, limit_ms in among(ids, pool, lambda where: session.execute(
             select(Job.id, JobAttempt.started_at, Job.max_running_time_ms)
             .join(JobAttempt, and_(JobAttempt.job_id == Job.id, JobAttempt.number == Job.attempt),
-                  isouter=True).where(Job.id.in_(ids))):
+                  isouter=True).where(where))):
         started = _ts(attempt_started) if attempt_started else now   # placed, not started yet
         end = _from_epochs(started, progress.get(job_id))
         if end is not None:
@@ -33,17 +37,17 @@ def expected_ends(session, job_ids: Iterable[str], now: float) -> dict[str, tupl
     return ends
 
 
-def _progress(session, ids: list[str]) -> dict[str, tuple[int, int | None, datetime]]:
-    """Job id -> (latest epoch, total_epochs, when it was reported), current attempt only."""
+def _progress(session, where) -> Iterable[tuple[str, int, int | None, datetime]]:
+    """(job id, latest epoch, total_epochs, when it was reported) of the jobs `where` selects,
+    current attempt only."""
     latest = (select(JobMetric.job_id, func.max(JobMetric.epoch).label("epoch"))
               .join(Job, and_(Job.id == JobMetric.job_id, Job.attempt == JobMetric.attempt))
-              .where(JobMetric.job_id.in_(ids)).group_by(JobMetric.job_id).subquery())
-    rows = session.execute(
+              .where(where).group_by(JobMetric.job_id).subquery())
+    return session.execute(
         select(JobMetric.job_id, JobMetric.epoch, JobMetric.total_epochs, JobMetric.reported_at)
         .join(Job, and_(Job.id == JobMetric.job_id, Job.attempt == JobMetric.attempt))
         .join(latest, and_(latest.c.job_id == JobMetric.job_id,
                            latest.c.epoch == JobMetric.epoch)))
-    return {job_id: (epoch, total, at) for job_id, epoch, total, at in rows}
 
 
 def _from_epochs(started: float, progress) -> float | None:

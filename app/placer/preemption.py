@@ -90,7 +90,7 @@ class Preemptor:
         """Preempt for the first job in queue order that waited long enough and can be helped
         (one preemption per pool per cycle: the next cycle sees its effect)."""
         waited = self._waited_long(view, decided, now)
-        running = self._candidates(view, now, quotas) if waited else []
+        running = self._candidates(pool, view, now, quotas) if waited else []
         if not any(c.preemptible for c in running):
             return   # the usual case: nothing to look for, whatever the queue's length
         hopeless: set[tuple] = set()   # jobs alike (size, priority, quota standing) fare alike
@@ -112,15 +112,17 @@ class Preemptor:
         return [pending[job_id] for job_id in decided.blocked if job_id in pending
                 and now - pending[job_id].submitted_at >= after]
 
-    def _candidates(self, view: PoolView, now: float, quotas: dict[str, int]) -> list[Candidate]:
+    def _candidates(self, pool: str, view: PoolView, now: float,
+                    quotas: dict[str, int]) -> list[Candidate]:
         """Running jobs that may still be chosen: one asked to stop already is not asked again,
         nor counted as freeing its GPUs twice (they are held for another job)."""
         with self.runtime.db.read() as session:
-            running = candidates(session, view.running, now, quotas)
-        pipe = self.redis.pipeline(transaction=False)
-        for candidate in running:
-            pipe.exists(preempt_key(candidate.job_id, candidate.attempt))
-        return [c for c, asked in zip(running, pipe.execute()) if not asked]
+            running = candidates(session, view.running, now, quotas, pool)
+        if not running:
+            return []
+        # One MGET, not an EXISTS each: 1,600 running jobs cost 30 ms of commands otherwise.
+        asked = self.redis.mget([preempt_key(c.job_id, c.attempt) for c in running])
+        return [c for c, request in zip(running, asked) if request is None]
 
     def _preempt(self, pool: str, job: PendingJob, chosen: Preemption, attempts: dict[str, int],
                  now: float) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.domain.status import JobStatus
 from app.models import Job, Workspace
 from app.placer.estimates import expected_ends
+from app.placer.holders import among
 from app.placer.pending import PendingCache
 from app.scheduler.model import HostView, PendingJob, RunningJob
 from config.keys import ALLOCATIONS_SET
@@ -51,8 +52,9 @@ def take(session, redis, fresh_seconds: float, now: float, pool: str | None = No
     for record in records:
         state = record.state(server_now, fresh_seconds)
         pools[record.pool].hosts.append(_host_view(record, state))
-    ends = expected_ends(session, _holders(records), now)
-    owners = _workspaces(session, _holders(records))
+    holders = _holders(records)
+    ends = expected_ends(session, holders, now, pool)
+    owners = _workspaces(session, holders, pool)
     running: dict[str, dict[str, RunningJob]] = defaultdict(dict)   # pool -> job id -> job
     for record in records:
         for job_id, gpus in _held(record).items():
@@ -96,10 +98,9 @@ def _running(jobs: dict[str, RunningJob], job_id: str, host: str, gpus: tuple[st
     jobs[job_id] = RunningJob(job_id, {host: gpus}, end[0] if end else None, workspace)
 
 
-def _workspaces(session, job_ids: set[str]) -> dict[str, str]:
-    if not job_ids:
-        return {}
-    rows = session.execute(select(Job.id, Job.workspace_id).where(Job.id.in_(list(job_ids))))
+def _workspaces(session, job_ids: set[str], pool: str | None) -> dict[str, str]:
+    rows = among(job_ids, pool, lambda where: session.execute(
+        select(Job.id, Job.workspace_id).where(where)))
     return {job_id: str(workspace) for job_id, workspace in rows}
 
 

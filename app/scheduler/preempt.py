@@ -56,11 +56,14 @@ def choose(job: PendingJob, hosts: Sequence[HostView], running: Sequence[Candida
     `within_quota`: the job fits its workspace's quota, so borrowed work may be taken back."""
     allowed = [c for c in running if _victim(job, c, within_quota)]
     by_id = {c.job_id: c for c in allowed}
+    by_host: dict[str, list[Candidate]] = {}   # once, not a scan of every job for every host
+    for candidate in running:
+        by_host.setdefault(candidate.host, []).append(candidate)
     per_host = []
     for host in hosts:
         if not host.schedulable or not has_env(host.envs, job) or len(host.gpus) < job.gpus:
             continue
-        mine = [c for c in running if c.host == host.name]
+        mine = by_host.get(host.name, [])
         options = list(_options(job, host, mine, set(by_id)))
         if job.instances > 1:
             options += _free(job, host)

@@ -11,6 +11,7 @@ scheduler publishes after the cycle's placements are sent, at most twice a secon
 Its floor: the snapshot read alone, without the scheduler's cache of pending jobs."""
 from __future__ import annotations
 
+import gc
 import random
 import secrets
 import time
@@ -39,6 +40,9 @@ def measure(settings, pending: int = 10_000, hosts: int = 500, cycles: int = 30)
         _register_hosts(scheduler.redis, hosts)
         epoch = scheduler.leadership.hold()
         placed = _fill(scheduler, epoch, hosts)   # not the steady state: not timed
+        _start_placed(runtime)   # as their hosts would: the running jobs are training
+        gc.collect()
+        gc.freeze()   # as `trainq scheduler` does after its start (app/placer/service.py)
         times, boards, reads = [], [], []
         for _ in range(cycles):
             _register_hosts(scheduler.redis, hosts)   # their heartbeats, between cycles
@@ -69,6 +73,25 @@ def _fill(scheduler, epoch: int, hosts: int) -> int:
         placed = scheduler.cycle(epoch)
         total += placed
     return total
+
+
+def _start_placed(runtime) -> None:
+    """What the consumer records when a placed job's script starts: status training and its
+    attempt's start (GPUs, host), so the cycles see a busy cluster's running jobs."""
+    from sqlalchemy import insert, select, update
+
+    from app.models import Job, JobAttempt
+    from app.models.base import utcnow
+
+    now = utcnow()
+    with runtime.db.write() as session:
+        placed = list(session.scalars(select(Job.id).where(Job.published_at.is_not(None))))
+        for first in range(0, len(placed), 500):
+            ids = placed[first:first + 500]
+            session.execute(update(Job).where(Job.id.in_(ids))
+                            .values(status="training", started_at=now))
+            session.execute(insert(JobAttempt), [{"job_id": job_id, "number": 1,
+                                                  "started_at": now} for job_id in ids])
 
 
 def _insert_pending(runtime, count: int) -> None:

@@ -75,6 +75,27 @@ class Stack:
     def client(self) -> ApiClient:
         return ApiClient.login(self.base_url, "admin", ADMIN_PASSWORD)
 
+    def wait_webhooks_delivered(self, timeout: float = 300) -> float:
+        """Until no webhook waits for delivery (the consumer has caught up); the seconds it
+        took. Thousands of jobs submitted leave thousands of status webhooks behind them, and
+        a latency measured while the consumer sends those is the backlog's, not the path's."""
+        from sqlalchemy import create_engine, func, select
+
+        from app.models import WebhookDelivery
+
+        engine, started = create_engine(self.env["TRAINQ_DATABASE_URL"]), time.monotonic()
+        waiting = select(func.count()).select_from(WebhookDelivery).where(
+            WebhookDelivery.state == "pending")
+        try:
+            while time.monotonic() - started < timeout:
+                with engine.connect() as connection:
+                    if not connection.scalar(waiting):
+                        return time.monotonic() - started
+                time.sleep(0.2)
+        finally:
+            engine.dispose()
+        raise TimeoutError(f"webhooks still waiting for delivery after {timeout:.0f}s")
+
 
 @contextlib.contextmanager
 def running_stack(args):
