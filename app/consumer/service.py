@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 
 
 def run_consumer_service(settings: Settings, name: str | None = None) -> int:
-    logging.basicConfig(level=settings.log_level,
+    # force: whatever configured logging on import, these lines carry their time.
+    logging.basicConfig(level=settings.log_level, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = Runtime(settings)
     consumer, dispatcher = Consumer(runtime, name), Dispatcher(runtime)

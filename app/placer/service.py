@@ -93,11 +93,15 @@ class Scheduler:
         """Place what fits in `pools`, or in every pool (None); returns how many it placed."""
         if self._holding_after_data_loss():
             return 0
-        self._sweep_part()
         if pools is not None:
-            return sum(self._cycle_pool(pool, epoch) for pool in sorted(pools))
-        self._last_full = time.monotonic()
-        return self._every_pool(epoch)
+            placed = sum(self._cycle_pool(pool, epoch) for pool in sorted(pools))
+        else:
+            self._last_full = time.monotonic()
+            placed = self._every_pool(epoch)
+        # After placing: a job just submitted does not wait for it, and what it gives back
+        # wakes the scheduler for its pool.
+        self._sweep_part()
+        return placed
 
     def _every_pool(self, epoch: int) -> int:
         """One pool at a time; between two, the pools woken for meanwhile go first, so a
@@ -239,7 +243,8 @@ class Scheduler:
 
 
 def run_scheduler(settings) -> int:
-    logging.basicConfig(level=settings.log_level,
+    # force: whatever configured logging on import, these lines carry their time.
+    logging.basicConfig(level=settings.log_level, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = Runtime(settings)
     scheduler = Scheduler(runtime)
