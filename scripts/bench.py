@@ -458,8 +458,8 @@ def extra_rows(r: dict) -> list[tuple[str, str, str]]:
         (f"e. placer cycle ({p['pending']} pending, {p['hosts']} hosts, {p['cycles']} cycles)",
          f"p50 {p['cycle_p50_ms']:.0f} ms, p99 {p['cycle_p99_ms']:.0f} ms",
          f"its snapshot read alone p50 {p['snapshot_p50_ms']:.0f} ms"),
-        ("e. then its queue board (every waiting job's position, reason, ETA)",
-         f"p50 {p['board_p50_ms']:.0f} ms, p99 {p['board_p99_ms']:.0f} ms", "-"),
+        ("e. then its upkeep (preemption, queue board with every ETA, sweep share)",
+         f"p50 {p['upkeep_p50_ms']:.0f} ms, p99 {p['upkeep_p99_ms']:.0f} ms", "-"),
         ("f. idle memory", f"worker host {m['worker_pss_mb']:.0f} MB PSS, API worker "
          f"{m['api_rss_mb']:.0f} MB, consumer {m['consumer_rss_mb']:.0f} MB, scheduler "
          f"{m['scheduler_rss_mb']:.0f} MB RSS", "-"),

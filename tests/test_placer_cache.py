@@ -136,3 +136,30 @@ def test_the_board_answers_position_reason_and_who_is_ahead(runtime):
     assert board.read(redis, POOL, "job-9") is None
     board.publish(redis, POOL, (), 1001.0, "")
     assert board.read(redis, POOL, "job-0") is None
+
+
+def test_running_jobs_ends_are_read_once_then_refreshed_by_the_upkeep(runtime):
+    from app.models import JobAttempt, JobMetric
+    from app.placer.running import RunningCache
+
+    job_id = _queue(runtime, max_running_time_ms=600_000)
+    started = utcnow() - timedelta(seconds=100)
+    with runtime.db.write() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(status="training"))
+        session.add(JobAttempt(job_id=job_id, number=1, started_at=started))
+    cache, now = RunningCache(), time.time()
+    with runtime.db.read() as session:
+        ends, owners = cache.read(session, {job_id}, now, POOL)
+    assert ends[job_id] == (pytest.approx(started.timestamp() + 600), "time_limit")
+    assert owners == {job_id: "1"}
+    with runtime.db.write() as session:   # epoch 1 of 10 after 100 s: 900 s to go
+        session.add(JobMetric(job_id=job_id, attempt=1, epoch=1, total_epochs=10,
+                              reported_at=started + timedelta(seconds=100)))
+    with runtime.db.read() as session:
+        assert cache.read(session, {job_id}, now, POOL)[0] == ends   # kept: not read again
+        cache.refresh(session, {job_id}, now, POOL)
+        fresh, _ = cache.read(session, {job_id}, now, POOL)
+    assert fresh[job_id] == (pytest.approx(started.timestamp() + 1000), "epochs")
+    with runtime.db.read() as session:
+        cache.refresh(session, set(), now, POOL)   # it ended: forgotten
+        assert cache.read(session, set(), now, POOL) == ({}, {})

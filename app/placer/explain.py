@@ -4,8 +4,8 @@ queue-position API (board.py).
 
 Apart from the cycle, because explaining is most of a plan's work with thousands queued: the
 forward plan behind the ETAs books every planned job on a timeline of every host. The cycle
-decides with plan(explain=False) and sends its placements first; the scheduler publishes the
-boards right after, at most every BOARD_PERIOD_SECONDS a pool."""
+decides with plan(explain=False) and sends its placements first; the scheduler's upkeep
+publishes the boards right after, at most every UPKEEP_PERIOD_SECONDS a pool."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,21 +14,22 @@ from app.placer import board
 from app.placer.estimates import FROM_EPOCHS, FROM_LIMIT
 from app.placer.preemption import Hold, Preemptor
 from app.placer.snapshot import PoolView, Snapshot
-from app.scheduler.policy import plan
+from app.scheduler.policy import Plan, plan
 
 
 @dataclass(frozen=True)
-class BoardWork:
-    """What a cycle saw of a pool and placed there."""
+class PoolWork:
+    """What a cycle saw of a pool, decided and placed there."""
     view: PoolView
     others: PoolView   # the pool as planned: held GPUs taken, their holders out
     holds: list[Hold]
     snapshot: Snapshot
+    decided: Plan      # without explanations (plan(explain=False)), as the cycle placed
     placed: frozenset[str]   # job ids the cycle placed
 
 
 def publish(redis, preemptor: Preemptor, aging_seconds: float, pool: str,
-            work: BoardWork) -> None:
+            work: PoolWork) -> None:
     snapshot, others = work.snapshot, work.others
     decided = plan(snapshot.now, others.hosts, others.running, others.pending,
                    aging_seconds=aging_seconds, quotas=snapshot.quotas)

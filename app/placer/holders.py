@@ -15,6 +15,8 @@ from sqlalchemy.sql import ColumnElement
 from app.domain.status import JobStatus
 from app.models import Job
 
+#: Up to this many ids, the list is the cheaper way (a pool may run thousands of jobs).
+FEW = 64
 #: read(where) runs a query over jobs restricted by `where`; each row's first field is a job id.
 Read = Callable[[ColumnElement], Iterable[tuple]]
 
@@ -24,6 +26,8 @@ def among(ids: Iterable[str], pool: str | None, read: Read) -> list[tuple]:
     wanted = set(ids)
     if not wanted:
         return []
+    if len(wanted) <= FEW:
+        return list(read(Job.id.in_(sorted(wanted))))
     scope = Job.status == JobStatus.TRAINING.value
     if pool is not None:
         scope = and_(scope, Job.pool == pool)

@@ -18,9 +18,8 @@ from app.models import Job
 from app.placer import explain
 from app.placer.dispatch import Dispatcher, LostLeadership
 from app.placer.leader import Leadership
-from app.placer.pending import PendingCache
 from app.placer.preemption import Preemptor
-from app.placer.snapshot import PoolView, Snapshot, every_pool, take
+from app.placer.snapshot import Kept, PoolView, Snapshot, every_pool, take
 from app.placer.sweep import Sweep
 from app.runtime import Runtime
 from app.scheduler.policy import plan
@@ -33,8 +32,9 @@ log = logging.getLogger(__name__)
 STANDBY_POLL_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 10.0
 #: A busy pool is re-planned at every job's end; its published queue (positions, ETAs) needs
-#: no more than a couple of refreshes a second, and each one rewrites a hash of every entry.
-BOARD_PERIOD_SECONDS = 0.5
+#: no more than a couple of refreshes a second, and preemption waits for jobs that waited
+#: minutes (TRAINQ_PREEMPT_AFTER_SECONDS): both are a pool's upkeep, at most this often.
+UPKEEP_PERIOD_SECONDS = 0.5
 
 
 class Scheduler:
@@ -47,8 +47,9 @@ class Scheduler:
         self.dispatcher = Dispatcher(runtime, self.redis, self.settings.lease_seconds)
         self.sweep = Sweep(runtime, self.redis)
         self.preemptor = Preemptor(runtime, self.redis)
-        self.pending = PendingCache()
-        self._boards: dict[str, explain.BoardWork] = {}   # pool -> its queue board, to publish
+        self.kept = Kept()   # pending and running jobs as its last cycles read them
+        #: pool -> what its last cycle saw, for the upkeep after the cycle (when it is due)
+        self._upkeep: dict[str, explain.PoolWork] = {}
         self.stopping = threading.Event()
         self.epoch: int | None = None
         self._announced = False
@@ -84,9 +85,9 @@ class Scheduler:
         except LostLeadership as exc:
             log.warning("lost the lead mid-cycle (%s); standing by", exc)
             self.epoch = None
-            self._boards.clear()
+            self._upkeep.clear()
             return
-        self.publish_boards()
+        self.upkeep()
         self._wait_for_wake()
 
     def cycle(self, epoch: int, pools: set[str] | None = None) -> int:
@@ -94,14 +95,9 @@ class Scheduler:
         if self._holding_after_data_loss():
             return 0
         if pools is not None:
-            placed = sum(self._cycle_pool(pool, epoch) for pool in sorted(pools))
-        else:
-            self._last_full = time.monotonic()
-            placed = self._every_pool(epoch)
-        # After placing: a job just submitted does not wait for it, and what it gives back
-        # wakes the scheduler for its pool.
-        self._sweep_part()
-        return placed
+            return sum(self._cycle_pool(pool, epoch) for pool in sorted(pools))
+        self._last_full = time.monotonic()
+        return self._every_pool(epoch)
 
     def _every_pool(self, epoch: int) -> int:
         """One pool at a time; between two, the pools woken for meanwhile go first, so a
@@ -126,7 +122,7 @@ class Scheduler:
         now = time.time()
         with self.runtime.db.read() as session:
             snapshot = take(session, self.redis, self.settings.lease_seconds, now, pool, hosts,
-                            self.pending)
+                            self.kept)
         view = snapshot.pools.get(pool, PoolView())
         placed = self._place_pool(pool, view, snapshot, epoch)
         if placed:
@@ -151,9 +147,9 @@ class Scheduler:
 
     def _place_pool(self, pool: str, view: PoolView, snapshot: Snapshot,
                     epoch: int) -> list[tuple[str, int]]:
-        """Jobs whose held GPUs are free first, then the plan of everyone else; a job that
-        waited too long may then preempt (see app/placer/preemption.py). The pool's queue board
-        is left for publish_boards(), after the cycle."""
+        """Jobs whose held GPUs are free first, then the plan of everyone else. What the pool
+        owes the jobs left waiting (its queue board, a preemption for one that waited too long)
+        is left for upkeep(), after the cycle."""
         holds = self.preemptor.holds(pool, view, snapshot.now)
         placed = self._commit(self.preemptor.ready(view, holds), snapshot, epoch)
         others = self.preemptor.hide(view, holds)
@@ -161,19 +157,30 @@ class Scheduler:
                        aging_seconds=self.settings.aging_seconds, quotas=snapshot.quotas,
                        explain=False)
         placed += self._commit(decided.placements, snapshot, epoch)
-        if snapshot.now - self._published.get(pool, 0.0) >= BOARD_PERIOD_SECONDS:
-            self._boards[pool] = explain.BoardWork(view, others, holds, snapshot,
-                                            frozenset(job_id for job_id, _ in placed))
-        self.preemptor.consider(pool, others, decided, snapshot.now, snapshot.quotas)
+        if snapshot.now - self._published.get(pool, 0.0) >= UPKEEP_PERIOD_SECONDS:
+            self._upkeep[pool] = explain.PoolWork(view, others, holds, snapshot, decided,
+                                                  frozenset(job_id for job_id, _ in placed))
         return placed
 
-    def publish_boards(self) -> None:
-        """The queue board of each pool planned since its board was last due (explain.py):
-        after the cycle's placements are sent, not before."""
-        while self._boards:
-            pool, work = self._boards.popitem()
+    def upkeep(self) -> None:
+        """After a cycle's placements are sent, what is due of the rest, each from the picture
+        and plan its pool's cycle placed by: for each pool at most every UPKEEP_PERIOD_SECONDS,
+        a preemption for a job that waited too long (app/placer/preemption.py) and the queue
+        board (explain.py); and the sweep's share. None of it starts a job now, and the
+        explaining is most of a plan's work with thousands queued, so no placement waits for
+        it (Slurm likewise leaves its expected start times to a periodic backfill pass)."""
+        while self._upkeep:
+            pool, work = self._upkeep.popitem()
+            snapshot = work.snapshot
+            with self.runtime.db.read() as session:
+                self.kept.running.refresh(session, {job.id for job in work.view.running},
+                                          snapshot.now, pool)
+            self.preemptor.consider(pool, work.others, work.decided, snapshot.now,
+                                    snapshot.quotas)
             explain.publish(self.redis, self.preemptor, self.settings.aging_seconds, pool, work)
-            self._published[pool] = work.snapshot.now
+            self._published[pool] = snapshot.now
+        # What it gives back wakes the scheduler for its pool.
+        self._sweep_part()
 
     def _commit(self, placements, snapshot: Snapshot, epoch: int) -> list[tuple[str, int]]:
         placed = []

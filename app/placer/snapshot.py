@@ -13,9 +13,8 @@ from sqlalchemy import select
 
 from app.domain.status import JobStatus
 from app.models import Job, Workspace
-from app.placer.estimates import expected_ends
-from app.placer.holders import among
 from app.placer.pending import PendingCache
+from app.placer.running import RunningCache
 from app.scheduler.model import HostView, PendingJob, RunningJob
 from config.keys import ALLOCATIONS_SET
 from workers.hosts import HostRecord, HostState, read_hosts
@@ -38,12 +37,20 @@ class Snapshot:
     quotas: dict[str, int]  # workspace id (as text) -> its GPU quota; absent: none
 
 
+@dataclass
+class Kept:
+    """What a scheduler keeps between cycles (a throwaway one reads everything afresh)."""
+    pending: PendingCache = field(default_factory=PendingCache)
+    running: RunningCache = field(default_factory=RunningCache)
+
+
 def take(session, redis, fresh_seconds: float, now: float, pool: str | None = None,
          hosts: tuple[int, list[HostRecord]] | None = None,
-         cache: PendingCache | None = None) -> Snapshot:
+         kept: Kept | None = None) -> Snapshot:
     """Every pool, or only `pool` (its hosts and its jobs); `hosts`: read_hosts() as the caller
     read it a moment ago (a pass over every pool reads 500 hosts once, not once a pool);
-    `cache`: the scheduler's pending jobs of its last cycles (app/placer/pending.py)."""
+    `kept`: the scheduler's memory of its last cycles (pending.py, running.py)."""
+    kept = kept or Kept()
     server_now, records = hosts or read_hosts(redis)
     if pool is not None:
         records = [record for record in records if record.pool == pool]
@@ -52,9 +59,7 @@ def take(session, redis, fresh_seconds: float, now: float, pool: str | None = No
     for record in records:
         state = record.state(server_now, fresh_seconds)
         pools[record.pool].hosts.append(_host_view(record, state))
-    holders = _holders(records)
-    ends = expected_ends(session, holders, now, pool)
-    owners = _workspaces(session, holders, pool)
+    ends, owners = kept.running.read(session, _holders(records), now, pool)
     running: dict[str, dict[str, RunningJob]] = defaultdict(dict)   # pool -> job id -> job
     for record in records:
         for job_id, gpus in _held(record).items():
@@ -63,7 +68,7 @@ def take(session, redis, fresh_seconds: float, now: float, pool: str | None = No
     for pool, jobs in running.items():
         pools[pool].running.extend(jobs.values())
     attempts = {}
-    for attempt, job_pool, job in (cache or PendingCache()).read(session, now, placed, pool):
+    for attempt, job_pool, job in kept.pending.read(session, now, placed, pool):
         pools[job_pool].pending.append(job)
         attempts[job.id] = attempt
     return Snapshot(now, dict(pools), attempts, {j: basis for j, (_, basis) in ends.items()},
@@ -96,12 +101,6 @@ def _running(jobs: dict[str, RunningJob], job_id: str, host: str, gpus: tuple[st
         jobs[job_id] = replace(job, hosts={**job.hosts, host: gpus})
         return
     jobs[job_id] = RunningJob(job_id, {host: gpus}, end[0] if end else None, workspace)
-
-
-def _workspaces(session, job_ids: set[str], pool: str | None) -> dict[str, str]:
-    rows = among(job_ids, pool, lambda where: session.execute(
-        select(Job.id, Job.workspace_id).where(where)))
-    return {job_id: str(workspace) for job_id, workspace in rows}
 
 
 def _quotas(session) -> dict[str, int]:

@@ -4,10 +4,11 @@ The hosts speak the real protocol: each is registered in Redis exactly as `train
 registers its host (workers.hosts.register), and the scheduler reserves GPUs on them with the
 same Lua reservation and sends each placed job to its host's Celery queue (no worker reads it).
 The first cycle fills the hosts; the cycles timed after it are the steady state of a busy
-cluster: read every host and every pending job, plan (best fit + EASY backfill), consider
-preemption, sweep its share of the allocations. After each cycle, timed apart: the queue
-board it leaves (every waiting job's position, reason and ETA from a forward plan), which the
-scheduler publishes after the cycle's placements are sent, at most twice a second a pool.
+cluster: read every host and every pending job, plan (best fit + EASY backfill), reserve and
+send. After each cycle, timed apart: its upkeep, which the scheduler does after the cycle's
+placements are sent, at most twice a second a pool: a preemption for a job that waited too
+long, the queue board (every waiting job's position, reason and ETA from a forward plan), the
+sweep's share of the allocations.
 Its floor: the snapshot read alone, without the scheduler's cache of pending jobs."""
 from __future__ import annotations
 
@@ -46,12 +47,12 @@ def measure(settings, pending: int = 10_000, hosts: int = 500, cycles: int = 30)
         times, boards, reads = [], [], []
         for _ in range(cycles):
             _register_hosts(scheduler.redis, hosts)   # their heartbeats, between cycles
-            scheduler._published.clear()   # every cycle's board is due: each one is timed
+            scheduler._published.clear()   # every pool's upkeep is due: each one is timed
             started = time.perf_counter()
             scheduler.cycle(epoch)
             times.append(time.perf_counter() - started)
             started = time.perf_counter()
-            scheduler.publish_boards()
+            scheduler.upkeep()
             boards.append(time.perf_counter() - started)
             started = time.perf_counter()
             with runtime.db.read() as session:
@@ -61,7 +62,7 @@ def measure(settings, pending: int = 10_000, hosts: int = 500, cycles: int = 30)
     finally:
         runtime.close()
     return {"pending": pending, "hosts": hosts, "placed_before": placed, "cycles": cycles,
-            **percentiles_ms("cycle", times), **percentiles_ms("board", boards),
+            **percentiles_ms("cycle", times), **percentiles_ms("upkeep", boards),
             **percentiles_ms("snapshot", reads)}
 
 
