@@ -1,5 +1,6 @@
-"""`trainq scheduler`: lead (or stand by), and each cycle place what fits, publish every
-waiting job's position and ETA, and give back GPUs nobody will give back."""
+"""`trainq scheduler`: lead (or stand by); each cycle place what fits, and after it, at most
+twice a second a pool, preempt for a job that waited too long, publish every waiting job's
+position and ETA, and give back GPUs nobody will give back."""
 from __future__ import annotations
 
 import gc
@@ -54,7 +55,7 @@ class Scheduler:
         self.epoch: int | None = None
         self._announced = False
         self.data_lost_at: float | None = None
-        self._last_sweep = float("-inf")   # the first cycle sweeps everything
+        self._last_sweep = float("-inf")   # the first upkeep sweeps everything
         self._published: dict[str, float] = {}   # pool -> when its plan was last published
         self._last_full = float("-inf")   # monotonic time of the last pass over every pool
         self._tick_seconds = self.settings.scheduler_interval_seconds
