@@ -4,8 +4,8 @@ queue-position API (board.py).
 
 Apart from the cycle, because explaining is most of a plan's work with thousands queued: the
 forward plan behind the ETAs books every planned job on a timeline of every host. The cycle
-decides with plan(explain=False) and sends its placements first; the scheduler's upkeep
-publishes the boards right after, at most every UPKEEP_PERIOD_SECONDS a pool."""
+decides with plan(explain=False) and sends its placements first; the pool's upkeep
+(upkeep.py) publishes the board right after, at most every UPKEEP_PERIOD_SECONDS."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -21,7 +21,7 @@ from app.placer.dispatch import Dispatcher, LostLeadership
 from app.placer.leader import Leadership
 from app.placer.preemption import Preemptor
 from app.placer.snapshot import Kept, PoolView, Snapshot, every_pool, take
-from app.placer.sweep import Sweep
+from app.placer.upkeep import Upkeep
 from app.runtime import Runtime
 from app.scheduler.policy import plan
 from app.services.publishing import mark_published
@@ -32,10 +32,6 @@ log = logging.getLogger(__name__)
 #: How often a standby asks for the lock: it takes over within the lock's TTL plus this.
 STANDBY_POLL_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 10.0
-#: A busy pool is re-planned at every job's end; its published queue (positions, ETAs) needs
-#: no more than a couple of refreshes a second, and preemption waits for jobs that waited
-#: minutes (TRAINQ_PREEMPT_AFTER_SECONDS): both are a pool's upkeep, at most this often.
-UPKEEP_PERIOD_SECONDS = 0.5
 
 
 class Scheduler:
@@ -46,17 +42,13 @@ class Scheduler:
                                               socket_connect_timeout=5, decode_responses=True)
         self.leadership = Leadership(self.redis, self.settings.scheduler_lock_seconds)
         self.dispatcher = Dispatcher(runtime, self.redis, self.settings.lease_seconds)
-        self.sweep = Sweep(runtime, self.redis)
         self.preemptor = Preemptor(runtime, self.redis)
         self.kept = Kept()   # pending and running jobs as its last cycles read them
-        #: pool -> what its last cycle saw, for the upkeep after the cycle (when it is due)
-        self._upkeep: dict[str, explain.PoolWork] = {}
+        self.upkeep = Upkeep(runtime, self.redis, self.preemptor, self.kept)
         self.stopping = threading.Event()
         self.epoch: int | None = None
         self._announced = False
         self.data_lost_at: float | None = None
-        self._last_sweep = float("-inf")   # the first upkeep sweeps everything
-        self._published: dict[str, float] = {}   # pool -> when its plan was last published
         self._last_full = float("-inf")   # monotonic time of the last pass over every pool
         self._tick_seconds = self.settings.scheduler_interval_seconds
 
@@ -86,9 +78,9 @@ class Scheduler:
         except LostLeadership as exc:
             log.warning("lost the lead mid-cycle (%s); standing by", exc)
             self.epoch = None
-            self._upkeep.clear()
+            self.upkeep.forget()
             return
-        self.upkeep()
+        self.upkeep.run()
         self._wait_for_wake()
 
     def cycle(self, epoch: int, pools: set[str] | None = None) -> int:
@@ -150,7 +142,7 @@ class Scheduler:
                     epoch: int) -> list[tuple[str, int]]:
         """Jobs whose held GPUs are free first, then the plan of everyone else. What the pool
         owes the jobs left waiting (its queue board, a preemption for one that waited too long)
-        is left for upkeep(), after the cycle."""
+        is left for its upkeep (upkeep.py), after the cycle."""
         holds = self.preemptor.holds(pool, view, snapshot.now)
         placed = self._commit(self.preemptor.ready(view, holds), snapshot, epoch)
         others = self.preemptor.hide(view, holds)
@@ -158,30 +150,10 @@ class Scheduler:
                        aging_seconds=self.settings.aging_seconds, quotas=snapshot.quotas,
                        explain=False)
         placed += self._commit(decided.placements, snapshot, epoch)
-        if snapshot.now - self._published.get(pool, 0.0) >= UPKEEP_PERIOD_SECONDS:
-            self._upkeep[pool] = explain.PoolWork(view, others, holds, snapshot, decided,
-                                                  frozenset(job_id for job_id, _ in placed))
+        if self.upkeep.is_due(pool, snapshot.now):
+            self.upkeep.leave(pool, explain.PoolWork(view, others, holds, snapshot, decided,
+                                                     frozenset(job_id for job_id, _ in placed)))
         return placed
-
-    def upkeep(self) -> None:
-        """After a cycle's placements are sent, what is due of the rest, each from the picture
-        and plan its pool's cycle placed by: for each pool at most every UPKEEP_PERIOD_SECONDS,
-        a preemption for a job that waited too long (app/placer/preemption.py) and the queue
-        board (explain.py); and the sweep's share. None of it starts a job now, and the
-        explaining is most of a plan's work with thousands queued, so no placement waits for
-        it (Slurm likewise leaves its expected start times to a periodic backfill pass)."""
-        while self._upkeep:
-            pool, work = self._upkeep.popitem()
-            snapshot = work.snapshot
-            with self.runtime.db.read() as session:
-                self.kept.running.refresh(session, {job.id for job in work.view.running},
-                                          snapshot.now, pool)
-            self.preemptor.consider(pool, work.others, work.decided, snapshot.now,
-                                    snapshot.quotas)
-            explain.publish(self.redis, self.preemptor, self.settings.aging_seconds, pool, work)
-            self._published[pool] = snapshot.now
-        # What it gives back wakes the scheduler for its pool.
-        self._sweep_part()
 
     def _commit(self, placements, snapshot: Snapshot, epoch: int) -> list[tuple[str, int]]:
         placed = []
@@ -200,14 +172,6 @@ class Scheduler:
         with self.runtime.db.read() as session:
             rows = session.scalars(select(Job).where(Job.id.in_(ids), Job.status == "queued"))
             return {job.id: job for job in rows if job.attempt == snapshot.attempts.get(job.id)}
-
-    def _sweep_part(self) -> None:
-        """The share of a sweep pass that the time since the last part is of the interval:
-        every allocation is looked at once an interval, a little each cycle."""
-        now = time.monotonic()
-        share = (now - self._last_sweep) / max(0.001, self.settings.reaper_interval_seconds)
-        self._last_sweep = now
-        self.sweep.run_part(share)
 
     def _holding_after_data_loss(self) -> bool:
         """No sentinel: Redis lost its data, and with it the record of which GPUs running jobs
